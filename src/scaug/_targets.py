@@ -1,0 +1,111 @@
+"""Turn ``n_cells`` (int, {label: n} or "balance") into a number of synthetic cells per label."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ._validation import ScaugInputError
+
+NCells = int | Mapping[str, int] | str
+
+
+def resolve_targets(
+    label_counts: pd.Series,
+    n_cells: NCells,
+    *,
+    target: int | str | None = None,
+    min_cells: int = 1,
+    method: str = "",
+) -> dict[str, int]:
+    """Number of synthetic cells to generate per label.
+
+    Parameters
+    ----------
+    label_counts
+        Training cells per label (index: label as string).
+    n_cells
+        * ``int``: that many cells in total, spread in proportion to label frequency;
+        * ``{label: n}``: exactly ``n`` cells of each named label;
+        * ``"balance"``: bring every label below ``target`` up to ``target``.
+    target
+        For ``"balance"``: an int, or ``"median"`` (default), ``"mean"`` or ``"max"`` of the label sizes.
+    min_cells
+        Fewest training cells the method needs to generate a label; asking more of a smaller label is
+        an error that names the labels.
+    method
+        Method name, for messages.
+
+    Returns
+    -------
+    ``{label: n}`` for every label with ``n > 0``, in the order of ``label_counts``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> resolve_targets(pd.Series({"B": 100, "Mk": 10, "DC": 30}), "balance")
+    {'Mk': 20}
+    """
+    label_counts = label_counts.astype(int)
+    if isinstance(n_cells, str):
+        if n_cells != "balance":
+            raise ScaugInputError(f"n_cells must be an int, a {{label: n}} dict or 'balance', got {n_cells!r}")
+        goal = _balance_target(label_counts, target)
+        wanted = {lab: goal - int(n) for lab, n in label_counts.items() if n < goal}
+    elif isinstance(n_cells, Mapping):
+        if target is not None:
+            raise ScaugInputError("target= only applies to n_cells='balance'")
+        unknown = [lab for lab in n_cells if str(lab) not in label_counts.index]
+        if unknown:
+            raise ScaugInputError(
+                f"n_cells names unknown labels {unknown}; known labels: {list(label_counts.index)}"
+            )
+        wanted = {}
+        for lab, n in n_cells.items():
+            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+                raise ScaugInputError(f"n_cells[{lab!r}] must be a non-negative integer, got {n!r}")
+            wanted[str(lab)] = int(n)
+    elif isinstance(n_cells, int | np.integer) and not isinstance(n_cells, bool):
+        if n_cells < 0:
+            raise ScaugInputError(f"n_cells must be non-negative, got {n_cells}")
+        if target is not None:
+            raise ScaugInputError("target= only applies to n_cells='balance'")
+        wanted = _proportional(label_counts[label_counts >= min_cells], int(n_cells))
+    else:
+        raise ScaugInputError(f"n_cells must be an int, a {{label: n}} dict or 'balance', got {n_cells!r}")
+
+    wanted = {lab: n for lab, n in wanted.items() if n > 0}
+    too_small = {lab: int(label_counts[lab]) for lab in wanted if label_counts[lab] < min_cells}
+    if too_small:
+        listing = ", ".join(f"{lab!r} ({n} cells)" for lab, n in too_small.items())
+        raise ScaugInputError(
+            f"method {method!r} needs at least {min_cells} training cells per label; too few in {listing} "
+            "(generate other labels with an n_cells dict, or use random_oversample)"
+        )
+    return {lab: wanted[lab] for lab in label_counts.index if lab in wanted}
+
+
+def _balance_target(label_counts: pd.Series, target: int | str | None) -> int:
+    if target is None or target == "median":
+        return int(np.ceil(label_counts.median()))
+    if target == "mean":
+        return int(np.ceil(label_counts.mean()))
+    if target == "max":
+        return int(label_counts.max())
+    if isinstance(target, int | np.integer) and not isinstance(target, bool) and target > 0:
+        return int(target)
+    raise ScaugInputError(f"target must be a positive int, 'median', 'mean' or 'max', got {target!r}")
+
+
+def _proportional(label_counts: pd.Series, total: int) -> dict[str, int]:
+    """Split ``total`` by label frequency (largest remainder, so the parts add up to ``total``)."""
+    if total == 0 or label_counts.sum() == 0:
+        return {}
+    share = label_counts / label_counts.sum() * total
+    base = np.floor(share).astype(int)
+    remainder = total - int(base.sum())
+    order = np.argsort(-(share - base).to_numpy(), kind="stable")[:remainder]
+    base.iloc[order] += 1
+    return {lab: int(n) for lab, n in base.items()}

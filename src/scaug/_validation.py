@@ -1,0 +1,71 @@
+"""Input checks shared by every entry point: one clear error, and the input is never touched."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+class ScaugInputError(ValueError):
+    """Bad input to a scaug function; the message is one line naming the problem."""
+
+
+def check_adata(adata: AnnData, *, what: str = "adata") -> None:
+    """Refuse AnnData objects scaug cannot work on (not AnnData, backed, empty, duplicate genes)."""
+    from anndata import AnnData
+
+    if not isinstance(adata, AnnData):
+        raise ScaugInputError(f"{what} must be an AnnData, got {type(adata).__name__}")
+    if adata.isbacked:
+        raise ScaugInputError(
+            f"{what} is backed (opened with backed='r'); scaug needs it in memory: use adata.to_memory()"
+        )
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise ScaugInputError(f"{what} is empty ({adata.n_obs} cells x {adata.n_vars} genes)")
+    if not adata.var_names.is_unique:
+        dup = adata.var_names[adata.var_names.duplicated()].unique()[:3].tolist()
+        raise ScaugInputError(
+            f"{what} has {adata.var_names.duplicated().sum()} duplicate var_names (e.g. {dup}); "
+            "call adata.var_names_make_unique() first"
+        )
+
+
+def check_labels(adata: AnnData, labels_key: str | None) -> pd.Series:
+    """Return the labels as a string-valued categorical Series (NaN kept), or raise."""
+    if labels_key is None:
+        raise ScaugInputError("labels_key is required: the obs column that holds the cell-type labels")
+    if labels_key not in adata.obs.columns:
+        hint = ", ".join(map(repr, adata.obs.columns[:8]))
+        raise ScaugInputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {hint})")
+    labels = adata.obs[labels_key]
+    if labels.isna().all():
+        raise ScaugInputError(f"obs[{labels_key!r}] holds no labels (all values are NaN)")
+    # Labels are handled as strings everywhere (h5ad, dict targets, CLI), whatever their dtype.
+    values = labels.astype(object).where(labels.notna(), None)
+    as_str = pd.Series([None if v is None else str(v) for v in values], index=labels.index, dtype=object)
+    return as_str.astype("category")
+
+
+def check_values(matrix, *, where: str) -> bool:
+    """Check a matrix for NaN, inf and negative values; return True if it holds integers (counts)."""
+    data = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
+    if data.size == 0:
+        return True
+    if not np.issubdtype(data.dtype, np.number):
+        raise ScaugInputError(f"{where} is not numeric (dtype {data.dtype})")
+    if not np.isfinite(data).all():
+        n_bad = int((~np.isfinite(data)).sum())
+        raise ScaugInputError(f"{where} contains {n_bad} NaN or infinite values")
+    minimum = data.min()
+    if minimum < 0:
+        raise ScaugInputError(
+            f"{where} contains negative values (min {minimum:.3g}); scaug models counts or "
+            "log-normalised data, not scaled data: pass the counts with layer="
+        )
+    return bool(np.array_equal(data, np.floor(data)))

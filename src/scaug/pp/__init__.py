@@ -1,0 +1,5 @@
+"""Preprocessing: methods that remove cells."""
+
+from ._resample import resample
+
+__all__ = ["resample"]

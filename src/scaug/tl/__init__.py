@@ -1,0 +1,7 @@
+"""Tools: train generators, generate and augment (scanpy-style, AnnData first)."""
+
+from ._augment import augment
+from ._generate import generate
+from ._train import train_generator
+
+__all__ = ["augment", "generate", "train_generator"]

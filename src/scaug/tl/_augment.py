@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import copy
+import logging
+from typing import TYPE_CHECKING
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .. import _provenance
+from .._generator import Generator
+from .._registry import get_method
+from .._spaces import detect_space, get_matrix
+from .._targets import NCells, resolve_targets
+from .._validation import ScaugInputError, check_adata, check_labels
+from ._generate import _spec_of, check_generator, sample_adata, slot_transforms
+from ._train import fit_method
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("scaug")
+
+
+def augment(
+    adata: AnnData,
+    method: str | Generator = "cscgan",
+    *,
+    labels_key: str,
+    n_cells: NCells = "balance",
+    target: int | str | None = None,
+    layer: str | None = None,
+    random_state: int = 0,
+    key_added: str = "scaug",
+    model_kwargs: dict | None = None,
+    train_kwargs: dict | None = None,
+) -> AnnData:
+    """Return ``adata`` plus synthetic cells, marked and recorded.
+
+    Real cells are unchanged (bit-identical ``.X``, layers and obs values); synthetic cells are
+    appended in the input's space and slots. The input is never modified: AnnData cannot grow in
+    place, so a new object is returned.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes with labels; raw counts (``layers["counts"]`` or integer ``.X``, preferred) or
+        log-normalised data.
+    method
+        A registered method name (see :func:`scaug.methods`) or a generator trained with
+        :func:`scaug.tl.train_generator` on data with the same genes.
+    labels_key
+        ``obs`` column with the labels. Cells without a label stay as real cells but are not used.
+    n_cells
+        ``"balance"`` (default): bring every label below ``target`` up to it; an int: that many cells
+        spread by label frequency; a ``{label: n}`` dict: exactly those.
+    target
+        For ``"balance"``: an int, or ``"median"`` (default), ``"mean"``, ``"max"`` of the label sizes.
+    layer
+        Layer to model; default ``"counts"`` if present, else ``.X``.
+    random_state
+        Seed for training and sampling; the same seed gives the same output on CPU.
+    key_added
+        Provenance key: ``obs[f"{key_added}_synthetic"]``, ``obs[f"{key_added}_method"]``,
+        ``obs[f"{key_added}_run"]`` and ``uns[key_added]["runs"][run_id]``. Calling ``augment`` again
+        on the result appends a run; only real cells are trained on and counted for balancing.
+    model_kwargs, train_kwargs
+        Options of the method's model and training.
+
+    Returns
+    -------
+    A new AnnData: the real cells, then the synthetic cells. ``.obsm`` entries are NaN for synthetic
+    cells; ``.obsp`` (cell graphs) and ``.raw`` are not carried over (recompute them).
+
+    Examples
+    --------
+    >>> import scaug
+    >>> adata = scaug.datasets.simulate(600, 100, 4, imbalance=0.05, random_state=0)
+    >>> aug = scaug.tl.augment(adata, "smote", labels_key="cell_type")
+    >>> aug.obs["scaug_synthetic"].sum() > 0
+    True
+    """
+    check_adata(adata)
+    labels = check_labels(adata, labels_key)
+    if isinstance(method, str):
+        spec = get_method(method)
+        gen, space, seconds = fit_method(
+            adata,
+            spec,
+            labels_key=labels_key,
+            layer=layer,
+            key=key_added,
+            random_state=random_state,
+            model_kwargs=model_kwargs,
+            train_kwargs=train_kwargs,
+        )
+    else:
+        gen = check_generator(method)
+        spec, seconds = _spec_of(gen), 0.0
+        if model_kwargs or train_kwargs:
+            raise ScaugInputError("model_kwargs/train_kwargs apply when training; this generator is already trained")
+        if not gen.var_names.equals(adata.var_names):
+            raise ScaugInputError(
+                f"the generator was trained on {len(gen.var_names)} genes that differ from adata's "
+                f"{adata.n_vars} var_names (same genes in the same order are required)"
+            )
+        space = detect_space(adata, layer)
+        if gen.counts != (space.kind == "counts"):
+            raise ScaugInputError(
+                f"the generator produces {'counts' if gen.counts else 'continuous values'} but adata {space.slot} "
+                f"holds {space.kind}; pass the matching layer="
+            )
+    transforms = slot_transforms(adata, space)
+    real = _provenance.real_mask(adata, key_added)
+    counts = labels[real].dropna().value_counts(sort=False)
+    counts = counts[counts > 0]
+    counts.index = counts.index.astype(str)
+    n_per_label = resolve_targets(counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name)
+    run_id = _provenance.new_run_id(adata, key_added, spec.name)
+    reference = get_matrix(adata, space.layer)
+    syn = sample_adata(
+        gen,
+        spec,
+        n_per_label,
+        space=space,
+        transforms=transforms,
+        labels_key=labels_key,
+        key=key_added,
+        run_id=run_id,
+        random_state=random_state,
+        seconds_train=seconds,
+        dtype=reference.dtype,
+        as_sparse=sparse.issparse(reference),
+    )
+    out = concatenate(adata, syn, key=key_added)
+    logger.info("added %d synthetic cells (%s run %s)", syn.n_obs, spec.name, run_id)
+    return out
+
+
+def concatenate(adata: AnnData, syn: AnnData, *, key: str) -> AnnData:
+    """Real cells of ``adata`` (untouched) followed by the synthetic cells ``syn``."""
+    if adata.raw is not None:
+        logger.warning("adata.raw is not carried over to the augmented object (synthetic cells have none)")
+    if len(adata.obsp):
+        logger.warning("obsp %s dropped: cell graphs must be recomputed with the synthetic cells", list(adata.obsp))
+    X = _stack(adata.X, syn.X)
+    layers = {name: _stack(adata.layers[name], syn.layers[name]) for name in adata.layers}
+    obsm = {}
+    for name, value in adata.obsm.items():
+        stacked = _stack_nan(value, syn.n_obs)
+        if stacked is None:
+            logger.warning("obsm[%r] (%s) dropped: it cannot be padded for synthetic cells", name, type(value).__name__)
+        else:
+            obsm[name] = stacked
+    out = ad.AnnData(
+        X=X,
+        obs=_concat_obs(adata.obs, syn.obs, key),
+        var=adata.var.copy(),
+        uns=copy.deepcopy(dict(adata.uns)),
+        obsm=obsm,
+        varm={k: v.copy() for k, v in adata.varm.items()},
+        varp={k: v.copy() for k, v in adata.varp.items()},
+        layers=layers,
+    )
+    for run_id, record in syn.uns[key]["runs"].items():
+        _provenance.add_run(out.uns, key, run_id, record)
+    return out
+
+
+def _stack(real, synthetic):
+    if real is None:
+        return None
+    if sparse.issparse(real):
+        return sparse.vstack([real, sparse.csr_matrix(synthetic, dtype=real.dtype)], format=real.format)
+    synthetic = synthetic.toarray() if sparse.issparse(synthetic) else synthetic
+    return np.vstack([np.asarray(real), np.asarray(synthetic, dtype=real.dtype)])
+
+
+def _stack_nan(value, n_new: int):
+    if isinstance(value, pd.DataFrame):
+        pad = pd.DataFrame(np.nan, index=pd.RangeIndex(n_new).astype(str), columns=value.columns)
+        return pd.concat([value, pad]).set_axis(pd.RangeIndex(len(value) + n_new).astype(str))
+    if sparse.issparse(value) or not np.issubdtype(np.asarray(value).dtype, np.number):
+        return None
+    value = np.asarray(value)
+    pad = np.full((n_new, *value.shape[1:]), np.nan, dtype=np.result_type(value.dtype, np.float32))
+    return np.concatenate([value.astype(pad.dtype, copy=False), pad])
+
+
+def _concat_obs(real: pd.DataFrame, syn: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Obs of real then synthetic cells; real values keep their dtype wherever pandas can hold a gap."""
+    flag, method_col, run_col = _provenance.columns(key)
+    index = real.index.append(syn.index)
+    if not index.is_unique:
+        raise ScaugInputError("adata.obs_names must be unique (call adata.obs_names_make_unique())")
+    out = {}
+    for col in dict.fromkeys([*real.columns, *syn.columns]):
+        if col == flag:
+            old = real[col].to_numpy(dtype=bool) if col in real else np.zeros(len(real), dtype=bool)
+            out[col] = np.concatenate([old, np.ones(len(syn), dtype=bool)])
+        elif col in (method_col, run_col):
+            old = real[col].astype(str).to_numpy() if col in real else np.full(len(real), "real", dtype=object)
+            out[col] = pd.Categorical(np.concatenate([old.astype(object), syn[col].astype(str).to_numpy(dtype=object)]))
+        elif col in syn and col in real:  # the labels column
+            values = pd.Series(real[col], copy=False)
+            cats = pd.Index(values.dropna().astype(str).unique()).append(pd.Index(syn[col].cat.categories))
+            as_str = values.astype(object).where(values.isna(), values.astype(str))
+            out[col] = pd.Categorical(
+                np.concatenate([as_str.to_numpy(dtype=object), syn[col].to_numpy(dtype=object)]),
+                categories=cats.unique(),
+            )
+        else:
+            out[col] = _pad(real[col], len(syn))
+    return pd.DataFrame(out, index=index)
+
+
+def _pad(values: pd.Series, n: int):
+    """Extend a real obs column by ``n`` missing values without changing the real values."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return pd.Categorical(np.concatenate([values.to_numpy(dtype=object), [np.nan] * n]), categories=dtype.categories)
+    if pd.api.types.is_bool_dtype(dtype):
+        return pd.array(np.concatenate([values.to_numpy(dtype=object), [pd.NA] * n]), dtype="boolean")
+    if pd.api.types.is_integer_dtype(dtype):
+        return pd.array(np.concatenate([values.to_numpy(dtype=object), [pd.NA] * n]), dtype="Int64")
+    if pd.api.types.is_float_dtype(dtype):
+        return np.concatenate([values.to_numpy(), np.full(n, np.nan, dtype=dtype)])
+    return pd.Categorical(np.concatenate([values.astype(object).to_numpy(), [np.nan] * n]))

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .. import _provenance
+from .._generator import Generator
+from .._registry import MethodSpec, get_method
+from .._spaces import Space, Transform, get_matrix, recognise_transform
+from .._targets import NCells, resolve_targets
+from .._validation import ScaugInputError
+from ._train import fit_method, label_counts, training_data
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("scaug")
+
+
+def generate(
+    model_or_adata: Generator | AnnData,
+    n_cells: NCells,
+    *,
+    method: str | None = None,
+    labels_key: str | None = None,
+    layer: str | None = None,
+    target: int | str | None = None,
+    random_state: int = 0,
+    key: str = "scaug",
+    model_kwargs: dict | None = None,
+    train_kwargs: dict | None = None,
+) -> AnnData:
+    """Generate synthetic cells only.
+
+    Parameters
+    ----------
+    model_or_adata
+        A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on.
+    n_cells
+        An int (spread by label frequency), a ``{label: n}`` dict, or ``"balance"``.
+    method
+        Method to train when an AnnData is given (default ``"cscgan"``).
+    labels_key
+        ``obs`` column with the labels (required with an AnnData; names the label column of the output).
+    layer
+        Layer to model when an AnnData is given; default ``"counts"`` if present, else ``.X``.
+    target
+        Target size per label for ``n_cells="balance"`` (default: median label size).
+    random_state
+        Seed for training and sampling.
+    key
+        Provenance key of the obs columns and of ``uns[key]``.
+    model_kwargs, train_kwargs
+        Passed to the method when training.
+
+    Returns
+    -------
+    AnnData of synthetic cells: the generated matrix in the modelled slot (and in every other slot of
+    the input that is a recognised transform of it), labels in ``obs[labels_key]``, provenance in
+    ``obs[f"{key}_*"]`` and ``uns[key]["runs"]``.
+
+    Examples
+    --------
+    >>> import scaug
+    >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
+    >>> syn = scaug.tl.generate(adata, {"type_2": 20}, method="smote", labels_key="cell_type")
+    >>> syn.n_obs
+    20
+    """
+    if isinstance(model_or_adata, ad.AnnData):
+        method = "cscgan" if method is None else method
+        spec = get_method(method)
+        gen, space, seconds = fit_method(
+            model_or_adata,
+            spec,
+            labels_key=labels_key,  # type: ignore[arg-type]
+            layer=layer,
+            key=key,
+            random_state=random_state,
+            model_kwargs=model_kwargs,
+            train_kwargs=train_kwargs,
+        )
+        transforms = slot_transforms(model_or_adata, space)
+        counts = gen.label_counts
+    else:
+        gen = check_generator(model_or_adata)
+        if method is not None and method != gen.method:
+            raise ScaugInputError(f"method={method!r} does not match the given {gen.method!r} generator")
+        spec = _spec_of(gen)
+        labels_key = labels_key or "label"
+        space = Space(layer, "counts" if gen.counts else "continuous")
+        transforms, counts, seconds = {}, gen.label_counts, 0.0
+    n_per_label = resolve_targets(counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name)
+    run_id = _provenance.new_run_id(None, key, spec.name)
+    syn = sample_adata(
+        gen, spec, n_per_label, space=space, transforms=transforms, labels_key=labels_key,  # type: ignore[arg-type]
+        key=key, run_id=run_id, random_state=random_state, seconds_train=seconds,
+    )
+    return syn
+
+
+def check_generator(gen) -> Generator:
+    """Check an object passed as a trained generator."""
+    missing = [a for a in ("method", "var_names", "labels", "counts", "params", "label_counts", "sample") if not hasattr(gen, a)]
+    if missing:
+        raise ScaugInputError(
+            f"expected a method name or a trained generator, got {type(gen).__name__} (missing {missing})"
+        )
+    return gen
+
+
+def _spec_of(gen: Generator) -> MethodSpec:
+    try:
+        return get_method(gen.method)
+    except ScaugInputError:  # a generator of an unregistered method: generic requirements
+        return MethodSpec(gen.method, train=lambda *a, **k: gen)
+
+
+def slot_transforms(adata: AnnData, space: Space) -> dict[str | None, Transform]:
+    """For each slot other than the modelled one: the transform that derives it, or an error."""
+    source = get_matrix(adata, space.layer)
+    slots: list[str | None] = [None, *adata.layers.keys()]
+    out = {}
+    for slot in slots:
+        if slot == space.layer:
+            continue
+        matrix = get_matrix(adata, slot)
+        if matrix is None:
+            continue
+        transform = recognise_transform(source, matrix)
+        if transform is None:
+            name = "adata.X" if slot is None else f"adata.layers[{slot!r}]"
+            raise ScaugInputError(
+                f"{name} is not a transform scaug can repeat for synthetic cells (identity, normalize_total, "
+                f"log1p, log1p(normalize_total)) of the modelled {space.slot}; drop it or model it with layer="
+            )
+        out[slot] = transform
+    return out
+
+
+def sample_adata(
+    gen: Generator,
+    spec: MethodSpec,
+    n_per_label: Mapping[str, int],
+    *,
+    space: Space,
+    transforms: Mapping[str | None, Transform],
+    labels_key: str,
+    key: str,
+    run_id: str,
+    random_state: int,
+    seconds_train: float,
+    dtype=np.float32,
+    as_sparse: bool = True,
+) -> AnnData:
+    """Sample from a generator and wrap the cells in an AnnData with provenance."""
+    unknown = [lab for lab in n_per_label if lab not in set(gen.labels)]
+    if unknown:
+        raise ScaugInputError(f"the {gen.method} generator cannot generate labels {unknown} (it knows {gen.labels})")
+    start = time.perf_counter()
+    matrix, labels = gen.sample(dict(n_per_label), random_state=random_state)
+    seconds = time.perf_counter() - start
+    labels = np.asarray(labels, dtype=object)
+    matrix = sparse.csr_matrix(matrix, dtype=dtype) if as_sparse else np.asarray(_dense(matrix), dtype=dtype)
+    short = {lab: n - int((labels == lab).sum()) for lab, n in n_per_label.items()}
+    for lab, n in short.items():
+        if n > 0:
+            logger.warning("%s generated %d fewer %r cells than asked for", spec.name, n, lab)
+
+    flag, method_col, run_col = _provenance.columns(key)
+    obs = pd.DataFrame(
+        {
+            labels_key: pd.Categorical(labels),
+            flag: np.ones(len(labels), dtype=bool),
+            method_col: pd.Categorical([spec.name] * len(labels)),
+            run_col: pd.Categorical([run_id] * len(labels)),
+        },
+        index=pd.Index([f"{key}-{run_id}-{i}" for i in range(len(labels))]),
+    )
+    syn = ad.AnnData(X=None, obs=obs, var=pd.DataFrame(index=gen.var_names.copy()))
+    if space.layer is None:
+        syn.X = matrix
+    else:
+        syn.layers[space.layer] = matrix
+    for slot, transform in transforms.items():
+        derived = transform.apply(matrix)
+        derived = derived.astype(dtype) if sparse.issparse(derived) else np.asarray(derived, dtype=dtype)
+        if slot is None:
+            syn.X = derived
+        else:
+            syn.layers[slot] = derived
+    if syn.X is None and space.layer is not None:  # nothing to derive X from: X holds the modelled matrix
+        syn.X = matrix.copy()
+    record = _provenance.run_record(
+        method=spec.name,
+        params=dict(gen.params),
+        deep=spec.kind == "deep",
+        random_state=random_state,
+        labels_key=labels_key,
+        layer=space.layer,
+        space=space.kind,
+        counts=_provenance.counts_table(gen.label_counts, dict(n_per_label), labels),
+        seconds_train=seconds_train,
+        seconds_generate=seconds,
+        history=getattr(gen, "history", None),
+    )
+    _provenance.add_run(syn.uns, key, run_id, record)
+    return syn
+
+
+def _dense(matrix):
+    return matrix.toarray() if sparse.issparse(matrix) else matrix
+
+
+__all__ = ["generate", "label_counts", "training_data"]

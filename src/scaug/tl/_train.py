@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .. import _provenance
+from .._generator import Generator
+from .._registry import MethodSpec, get_method
+from .._spaces import Space, detect_space, get_matrix
+from .._validation import ScaugInputError, check_adata, check_labels
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+logger = logging.getLogger("scaug")
+
+
+def train_generator(
+    adata: AnnData,
+    method: str = "cscgan",
+    *,
+    labels_key: str,
+    layer: str | None = None,
+    key: str = "scaug",
+    max_epochs: int | None = None,
+    accelerator: str = "auto",
+    devices: int | str = "auto",
+    batch_size: int | None = None,
+    random_state: int = 0,
+    model_kwargs: dict | None = None,
+    train_kwargs: dict | None = None,
+) -> Generator:
+    """Train a generator on the real, labelled cells of ``adata``.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes; raw counts (``layers["counts"]`` or integer ``.X``) or log-normalised data.
+    method
+        A registered method name (see :func:`scaug.methods`).
+    labels_key
+        ``obs`` column with the cell-type labels. Cells with a missing label are not used.
+    layer
+        Layer to model; default ``"counts"`` if present, else ``.X``.
+    key
+        Provenance key: cells flagged synthetic in ``obs[f"{key}_synthetic"]`` are not trained on.
+    max_epochs, accelerator, devices, batch_size
+        Training options of the deep methods (added to ``train_kwargs``); ignored by resampling.
+    random_state
+        Seed for everything random in training.
+    model_kwargs
+        Options of the method's model (e.g. ``k_neighbors`` for SMOTE, network sizes for a GAN).
+    train_kwargs
+        Further options of the method's training (deep methods: passed to the trainer).
+
+    Returns
+    -------
+    The trained generator (for deep methods an scvi-tools style model with ``save``/``load``).
+
+    Examples
+    --------
+    >>> import scaug
+    >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
+    >>> gen = scaug.tl.train_generator(adata, "smote", labels_key="cell_type")
+    >>> X, labels = gen.sample({"type_2": 5}, random_state=0)
+    """
+    spec = get_method(method)
+    deep_kwargs = {"max_epochs": max_epochs, "batch_size": batch_size}
+    train_kwargs = dict(train_kwargs or {})
+    if spec.kind == "deep":
+        train_kwargs.setdefault("accelerator", accelerator)
+        train_kwargs.setdefault("devices", devices)
+        train_kwargs.update({k: v for k, v in deep_kwargs.items() if v is not None})
+    gen, _, _ = fit_method(
+        adata,
+        spec,
+        labels_key=labels_key,
+        layer=layer,
+        key=key,
+        random_state=random_state,
+        model_kwargs=model_kwargs,
+        train_kwargs=train_kwargs,
+    )
+    return gen
+
+
+def fit_method(
+    adata: AnnData,
+    spec: MethodSpec,
+    *,
+    labels_key: str,
+    layer: str | None,
+    key: str,
+    random_state: int,
+    model_kwargs: dict | None,
+    train_kwargs: dict | None,
+) -> tuple[Generator, Space, float]:
+    """Check the input, build the training AnnData and run the method's train callable."""
+    train_adata, space = training_data(adata, labels_key=labels_key, layer=layer, key=key)
+    if spec.kind == "resampling" and train_kwargs:
+        raise ScaugInputError(f"method {spec.name!r} is not trained; it takes no train_kwargs ({list(train_kwargs)})")
+    start = time.perf_counter()
+    gen = spec.train(
+        train_adata,
+        labels_key=labels_key,
+        random_state=random_state,
+        model_kwargs=dict(model_kwargs or {}),
+        train_kwargs=dict(train_kwargs or {}),
+    )
+    seconds = time.perf_counter() - start
+    logger.info("trained %s on %d cells in %.1f s", spec.name, train_adata.n_obs, seconds)
+    return gen, space, seconds
+
+
+def training_data(adata: AnnData, *, labels_key: str, layer: str | None, key: str) -> tuple[AnnData, Space]:
+    """The cells a method learns from: real, labelled; the modelled matrix in ``.X``.
+
+    The matrix is not copied when every cell is used; methods must not modify it.
+    """
+    check_adata(adata)
+    labels = check_labels(adata, labels_key)
+    use = _provenance.real_mask(adata, key) & labels.notna().to_numpy()
+    n_unlabelled = int(labels.isna().sum())
+    if n_unlabelled:
+        logger.warning(
+            "%d cells have no %r label: they are kept as real cells but not used to train or generate",
+            n_unlabelled,
+            labels_key,
+        )
+    space = detect_space(adata, layer)
+    matrix = get_matrix(adata, space.layer)
+    if not use.all():
+        matrix = matrix[use]
+    obs = pd.DataFrame(
+        {labels_key: labels[use].cat.remove_unused_categories().to_numpy()}, index=adata.obs_names[use]
+    )
+    obs[labels_key] = obs[labels_key].astype("category")
+    train = ad.AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
+    train.uns["scaug_space"] = space.kind
+    return train, space
+
+
+def label_counts(train: AnnData, labels_key: str) -> pd.Series:
+    """Training cells per label, labels as strings, in category order."""
+    counts = train.obs[labels_key].value_counts(sort=False)
+    counts.index = counts.index.astype(str)
+    return counts.astype(np.int64)
