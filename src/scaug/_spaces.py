@@ -92,11 +92,19 @@ class Transform:
 
     def apply(self, matrix):
         """Apply the transform to (synthetic) source rows; returns a new matrix of the same kind."""
-        out = matrix.astype(np.float32, copy=True) if sparse.issparse(matrix) else np.array(matrix, np.float32)
+        out = (
+            matrix.astype(np.float32, copy=True) if sparse.issparse(matrix) else np.array(matrix, np.float32)
+        )
         if self.name in ("normalize_total", "log1p_normalize_total"):
             sums = np.asarray(out.sum(axis=1)).ravel()
-            scale = np.divide(self.target_sum, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0)
-            out = sparse.csr_matrix(out.multiply(scale[:, None])) if sparse.issparse(out) else out * scale[:, None]
+            scale = np.divide(
+                self.target_sum, sums, out=np.zeros_like(sums, dtype=np.float64), where=sums > 0
+            )
+            out = (
+                sparse.csr_matrix(out.multiply(scale[:, None]))
+                if sparse.issparse(out)
+                else out * scale[:, None]
+            )
             out = out.astype(np.float32)
         if self.name in ("log1p", "log1p_normalize_total"):
             if sparse.issparse(out):
@@ -117,7 +125,10 @@ def recognise_transform(source, target, *, n_check: int = 200, rtol: float = 1e-
         return Transform("identity")
     if np.allclose(np.log1p(s), t, rtol=rtol, atol=1e-5):
         return Transform("log1p")
-    for name, values in (("normalize_total", t), ("log1p_normalize_total", np.expm1(t))):
+    candidates = [("normalize_total", t)]
+    if t.max() < 50:  # a log-scale matrix; larger values cannot be log1p of sensible counts
+        candidates.append(("log1p_normalize_total", np.expm1(t)))
+    for name, values in candidates:
         sums = values.sum(axis=1)
         keep = s.sum(axis=1) > 0
         if not keep.any():

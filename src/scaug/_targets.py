@@ -51,7 +51,9 @@ def resolve_targets(
     label_counts = label_counts.astype(int)
     if isinstance(n_cells, str):
         if n_cells != "balance":
-            raise ScaugInputError(f"n_cells must be an int, a {{label: n}} dict or 'balance', got {n_cells!r}")
+            raise ScaugInputError(
+                f"n_cells must be an int, a {{label: n}} dict or 'balance', got {n_cells!r}"
+            )
         goal = _balance_target(label_counts, target)
         wanted = {lab: goal - int(n) for lab, n in label_counts.items() if n < goal}
     elif isinstance(n_cells, Mapping):

@@ -52,20 +52,28 @@ def check_labels(adata: AnnData, labels_key: str | None) -> pd.Series:
     return as_str.astype("category")
 
 
-def check_values(matrix, *, where: str) -> bool:
-    """Check a matrix for NaN, inf and negative values; return True if it holds integers (counts)."""
-    data = matrix.data if sparse.issparse(matrix) else np.asarray(matrix)
-    if data.size == 0:
-        return True
+def check_values(matrix, *, where: str, chunk: int = 1 << 22) -> bool:
+    """Check a matrix for NaN, inf and negative values; return True if it holds integers (counts).
+
+    Works through the stored values in chunks so that the check needs no copy of the matrix.
+    """
+    data = matrix.data if sparse.issparse(matrix) else np.asarray(matrix).reshape(-1)
     if not np.issubdtype(data.dtype, np.number):
         raise ScaugInputError(f"{where} is not numeric (dtype {data.dtype})")
-    if not np.isfinite(data).all():
-        n_bad = int((~np.isfinite(data)).sum())
+    is_int, minimum, n_bad = True, np.inf, 0
+    for start in range(0, data.size, chunk):
+        part = data[start : start + chunk]
+        finite = np.isfinite(part)
+        if not finite.all():
+            n_bad += int((~finite).sum())
+            continue
+        minimum = min(minimum, part.min())
+        is_int = is_int and bool(np.array_equal(part, np.floor(part)))
+    if n_bad:
         raise ScaugInputError(f"{where} contains {n_bad} NaN or infinite values")
-    minimum = data.min()
     if minimum < 0:
         raise ScaugInputError(
             f"{where} contains negative values (min {minimum:.3g}); scaug models counts or "
             "log-normalised data, not scaled data: pass the counts with layer="
         )
-    return bool(np.array_equal(data, np.floor(data)))
+    return is_int

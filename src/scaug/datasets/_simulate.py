@@ -72,7 +72,9 @@ def simulate(
     True
     """
     if n_cells < n_labels or n_labels < 1 or n_genes < 2:
-        raise ScaugInputError(f"need n_labels >= 1, n_cells >= n_labels and n_genes >= 2 (got {n_cells}, {n_genes}, {n_labels})")
+        raise ScaugInputError(
+            f"need n_labels >= 1, n_cells >= n_labels and n_genes >= 2 (got {n_cells}, {n_genes}, {n_labels})"
+        )
     if not 0 < imbalance <= 1:
         raise ScaugInputError(f"imbalance must be in (0, 1], got {imbalance}")
     rng = np.random.default_rng(random_state)
@@ -101,7 +103,10 @@ def simulate(
     X = sparse.vstack(blocks, format="csr")
 
     obs = pd.DataFrame(
-        {labels_key: pd.Categorical([names[i] for i in labels], categories=names), "true_library_size": library},
+        {
+            labels_key: pd.Categorical([names[i] for i in labels], categories=names),
+            "true_library_size": library,
+        },
         index=pd.Index([f"cell_{i}" for i in range(n_cells)]),
     )
     adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index([f"gene_{j}" for j in range(n_genes)])))

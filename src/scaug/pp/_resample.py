@@ -87,7 +87,11 @@ def resample(
     out = adata[keep].copy()
     after = out.obs[labels_key].astype(str).value_counts()
     table = pd.DataFrame(
-        {"label": list(counts.index), "n_before": counts.to_numpy(), "n_after": [int(after.get(k, 0)) for k in counts.index]}
+        {
+            "label": list(counts.index),
+            "n_before": counts.to_numpy(),
+            "n_after": [int(after.get(k, 0)) for k in counts.index],
+        }
     )
     record = _provenance.run_record(
         method=method,

@@ -46,9 +46,13 @@ class ResamplingGenerator:
         self.var_names = adata.var_names.copy()
         self._X = adata.X
         self._y = adata.obs[labels_key].astype(str).to_numpy(dtype=object)
-        self.label_counts = pd.Series(self._y).value_counts(sort=False).reindex(
-            adata.obs[labels_key].cat.categories.astype(str)
-        ).dropna().astype(np.int64)
+        self.label_counts = (
+            pd.Series(self._y)
+            .value_counts(sort=False)
+            .reindex(adata.obs[labels_key].cat.categories.astype(str))
+            .dropna()
+            .astype(np.int64)
+        )
         self.labels = list(self.label_counts.index)
         self.counts = adata.uns.get("scaug_space", "counts") == "counts"
         self.params = dict(sampler_kwargs)
@@ -68,7 +72,10 @@ class ResamplingGenerator:
             rows, labels = self._oversample_indices(n_per_label, rng)
             return self._X[rows], labels
         if self.method == "smote":
-            parts = [self._smote_one(lab, n, rng) for lab, n in tqdm(n_per_label.items(), desc="smote", disable=len(n_per_label) < 3)]
+            parts = [
+                self._smote_one(lab, n, rng)
+                for lab, n in tqdm(n_per_label.items(), desc="smote", disable=len(n_per_label) < 3)
+            ]
             matrix = _vstack([p[0] for p in parts])
             labels = np.concatenate([p[1] for p in parts])
         else:
@@ -84,7 +91,9 @@ class ResamplingGenerator:
         from imblearn.over_sampling import RandomOverSampler
 
         index = np.arange(len(self._y))[:, None]
-        sampler = RandomOverSampler(sampling_strategy=self._strategy(n_per_label), random_state=_seed(rng), **self.params)
+        sampler = RandomOverSampler(
+            sampling_strategy=self._strategy(n_per_label), random_state=_seed(rng), **self.params
+        )
         rows, labels = sampler.fit_resample(index, self._y)
         return rows[len(self._y) :, 0], labels[len(self._y) :]
 
@@ -100,7 +109,9 @@ class ResamplingGenerator:
         kwargs = {**self.params, "k_neighbors": k}
         y = np.concatenate([self._y[own], np.full(len(other), "\0other", dtype=object)])
         X = _vstack([self._X[own], self._X[other]])
-        sampler = _sampler("smote", random_state=_seed(rng), sampling_strategy={label: len(own) + n}, **kwargs)
+        sampler = _sampler(
+            "smote", random_state=_seed(rng), sampling_strategy={label: len(own) + n}, **kwargs
+        )
         X_res, y_res = sampler.fit_resample(X, y)
         return X_res[len(y) :], y_res[len(y) :]
 
@@ -109,12 +120,25 @@ class ResamplingGenerator:
         kwargs = dict(self.params)
         key = "n_neighbors" if self.method == "adasyn" else "k_neighbors"
         kwargs[key] = min(kwargs.get(key, 5), smallest - 1)
-        sampler = _sampler(self.method, random_state=_seed(rng), sampling_strategy=self._strategy(n_per_label), **kwargs)
+        sampler = _sampler(
+            self.method, random_state=_seed(rng), sampling_strategy=self._strategy(n_per_label), **kwargs
+        )
         try:
             X_res, y_res = sampler.fit_resample(self._X, self._y)
         except (ValueError, RuntimeError) as err:  # e.g. ADASYN: a label with no other-label neighbours
             raise ScaugInputError(f"{self.method} failed: {str(err).splitlines()[0]}") from None
-        return X_res[len(self._y) :], y_res[len(self._y) :]
+        X_new, y_new = X_res[len(self._y) :], y_res[len(self._y) :]
+        return _trim(X_new, y_new, n_per_label, rng)
+
+
+def _trim(X, y, n_per_label, rng):
+    """Keep at most the requested number per label (ADASYN's rounded per-cell quotas can overshoot)."""
+    keep = np.ones(len(y), dtype=bool)
+    for lab, n in n_per_label.items():
+        rows = np.flatnonzero(y == lab)
+        if len(rows) > n:
+            keep[rng.choice(rows, len(rows) - n, replace=False)] = False
+    return X[keep], y[keep]
 
 
 def _sampler(method: str, **kwargs):
@@ -143,7 +167,11 @@ def _vstack(parts):
 
 
 def _empty(like, n_vars: int):
-    return sparse.csr_matrix((0, n_vars), dtype=like.dtype) if sparse.issparse(like) else np.zeros((0, n_vars), like.dtype)
+    return (
+        sparse.csr_matrix((0, n_vars), dtype=like.dtype)
+        if sparse.issparse(like)
+        else np.zeros((0, n_vars), like.dtype)
+    )
 
 
 def _make_train(method: str):

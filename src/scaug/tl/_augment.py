@@ -100,7 +100,9 @@ def augment(
         gen = check_generator(method)
         spec, seconds = _spec_of(gen), 0.0
         if model_kwargs or train_kwargs:
-            raise ScaugInputError("model_kwargs/train_kwargs apply when training; this generator is already trained")
+            raise ScaugInputError(
+                "model_kwargs/train_kwargs apply when training; this generator is already trained"
+            )
         if not gen.var_names.equals(adata.var_names):
             raise ScaugInputError(
                 f"the generator was trained on {len(gen.var_names)} genes that differ from adata's "
@@ -144,14 +146,18 @@ def concatenate(adata: AnnData, syn: AnnData, *, key: str) -> AnnData:
     if adata.raw is not None:
         logger.warning("adata.raw is not carried over to the augmented object (synthetic cells have none)")
     if len(adata.obsp):
-        logger.warning("obsp %s dropped: cell graphs must be recomputed with the synthetic cells", list(adata.obsp))
+        logger.warning(
+            "obsp %s dropped: cell graphs must be recomputed with the synthetic cells", list(adata.obsp)
+        )
     X = _stack(adata.X, syn.X)
     layers = {name: _stack(adata.layers[name], syn.layers[name]) for name in adata.layers}
     obsm = {}
     for name, value in adata.obsm.items():
         stacked = _stack_nan(value, syn.n_obs)
         if stacked is None:
-            logger.warning("obsm[%r] (%s) dropped: it cannot be padded for synthetic cells", name, type(value).__name__)
+            logger.warning(
+                "obsm[%r] (%s) dropped: it cannot be padded for synthetic cells", name, type(value).__name__
+            )
         else:
             obsm[name] = stacked
     out = ad.AnnData(
@@ -201,8 +207,12 @@ def _concat_obs(real: pd.DataFrame, syn: pd.DataFrame, key: str) -> pd.DataFrame
             old = real[col].to_numpy(dtype=bool) if col in real else np.zeros(len(real), dtype=bool)
             out[col] = np.concatenate([old, np.ones(len(syn), dtype=bool)])
         elif col in (method_col, run_col):
-            old = real[col].astype(str).to_numpy() if col in real else np.full(len(real), "real", dtype=object)
-            out[col] = pd.Categorical(np.concatenate([old.astype(object), syn[col].astype(str).to_numpy(dtype=object)]))
+            old = (
+                real[col].astype(str).to_numpy() if col in real else np.full(len(real), "real", dtype=object)
+            )
+            out[col] = pd.Categorical(
+                np.concatenate([old.astype(object), syn[col].astype(str).to_numpy(dtype=object)])
+            )
         elif col in syn and col in real:  # the labels column
             values = pd.Series(real[col], copy=False)
             cats = pd.Index(values.dropna().astype(str).unique()).append(pd.Index(syn[col].cat.categories))
@@ -220,7 +230,9 @@ def _pad(values: pd.Series, n: int):
     """Extend a real obs column by ``n`` missing values without changing the real values."""
     dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
-        return pd.Categorical(np.concatenate([values.to_numpy(dtype=object), [np.nan] * n]), categories=dtype.categories)
+        return pd.Categorical(
+            np.concatenate([values.to_numpy(dtype=object), [np.nan] * n]), categories=dtype.categories
+        )
     if pd.api.types.is_bool_dtype(dtype):
         return pd.array(np.concatenate([values.to_numpy(dtype=object), [pd.NA] * n]), dtype="boolean")
     if pd.api.types.is_integer_dtype(dtype):

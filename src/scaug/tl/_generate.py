@@ -100,15 +100,27 @@ def generate(
     n_per_label = resolve_targets(counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name)
     run_id = _provenance.new_run_id(None, key, spec.name)
     syn = sample_adata(
-        gen, spec, n_per_label, space=space, transforms=transforms, labels_key=labels_key,  # type: ignore[arg-type]
-        key=key, run_id=run_id, random_state=random_state, seconds_train=seconds,
+        gen,
+        spec,
+        n_per_label,
+        space=space,
+        transforms=transforms,
+        labels_key=labels_key,  # type: ignore[arg-type]
+        key=key,
+        run_id=run_id,
+        random_state=random_state,
+        seconds_train=seconds,
     )
     return syn
 
 
 def check_generator(gen) -> Generator:
     """Check an object passed as a trained generator."""
-    missing = [a for a in ("method", "var_names", "labels", "counts", "params", "label_counts", "sample") if not hasattr(gen, a)]
+    missing = [
+        a
+        for a in ("method", "var_names", "labels", "counts", "params", "label_counts", "sample")
+        if not hasattr(gen, a)
+    ]
     if missing:
         raise ScaugInputError(
             f"expected a method name or a trained generator, got {type(gen).__name__} (missing {missing})"
@@ -163,7 +175,9 @@ def sample_adata(
     """Sample from a generator and wrap the cells in an AnnData with provenance."""
     unknown = [lab for lab in n_per_label if lab not in set(gen.labels)]
     if unknown:
-        raise ScaugInputError(f"the {gen.method} generator cannot generate labels {unknown} (it knows {gen.labels})")
+        raise ScaugInputError(
+            f"the {gen.method} generator cannot generate labels {unknown} (it knows {gen.labels})"
+        )
     start = time.perf_counter()
     matrix, labels = gen.sample(dict(n_per_label), random_state=random_state)
     seconds = time.perf_counter() - start

@@ -103,7 +103,9 @@ def fit_method(
     """Check the input, build the training AnnData and run the method's train callable."""
     train_adata, space = training_data(adata, labels_key=labels_key, layer=layer, key=key)
     if spec.kind == "resampling" and train_kwargs:
-        raise ScaugInputError(f"method {spec.name!r} is not trained; it takes no train_kwargs ({list(train_kwargs)})")
+        raise ScaugInputError(
+            f"method {spec.name!r} is not trained; it takes no train_kwargs ({list(train_kwargs)})"
+        )
     start = time.perf_counter()
     gen = spec.train(
         train_adata,

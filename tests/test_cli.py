@@ -1,0 +1,93 @@
+import anndata as ad
+import pytest
+
+from scaug.cli import main
+
+
+@pytest.fixture
+def sim_path(sim, tmp_path):
+    path = tmp_path / "sim.h5ad"
+    sim.write_h5ad(path)
+    return path
+
+
+def test_methods_lists_resampling(capsys):
+    assert main(["methods"]) == 0
+    assert "smote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["methods", "augment", "generate", "demo"])
+def test_help_for_each_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: scaug" in capsys.readouterr().out
+
+
+def test_augment_writes_h5ad_and_table(sim_path, tmp_path, capsys):
+    out = tmp_path / "aug.h5ad"
+    code = main(["augment", "-i", str(sim_path), "-o", str(out), "--labels-key", "cell_type", "-m", "smote"])
+    assert code == 0
+    aug = ad.read_h5ad(out)
+    assert aug.obs["scaug_synthetic"].sum() > 0
+    assert "synthetic" in capsys.readouterr().out
+
+
+def test_generate_dict_n_cells(sim_path, tmp_path):
+    out = tmp_path / "syn.h5ad"
+    code = main(
+        [
+            "generate",
+            "-i",
+            str(sim_path),
+            "-o",
+            str(out),
+            "--labels-key",
+            "cell_type",
+            "-m",
+            "smote",
+            "--n-cells",
+            "type_3=5,type_2=2",
+        ]
+    )
+    assert code == 0
+    assert ad.read_h5ad(out).obs["cell_type"].value_counts().to_dict() == {"type_3": 5, "type_2": 2}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--labels-key", "nope"], "not a column"),
+        (["--labels-key", "cell_type", "-m", "nope"], "unknown method"),
+        (["--labels-key", "cell_type", "--n-cells", "type_9=3"], "unknown labels"),
+    ],
+)
+def test_bad_input_exit_code_and_one_line(sim_path, tmp_path, capsys, args, message):
+    code = main(["augment", "-i", str(sim_path), "-o", str(tmp_path / "x.h5ad"), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.h5ad").exists()
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["augment", "-i", str(tmp_path / "none.h5ad"), "-o", "x.h5ad", "--labels-key", "a"]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_bad_n_cells_syntax_is_usage_error(sim_path, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "augment",
+                "-i",
+                str(sim_path),
+                "-o",
+                str(tmp_path / "x.h5ad"),
+                "--labels-key",
+                "cell_type",
+                "--n-cells",
+                "many",
+            ]
+        )
+    assert exit_.value.code == 2
