@@ -97,7 +97,8 @@ def run_record(
         "seconds_generate": float(seconds_generate),
     }
     if history is not None and len(history):
-        record["history"] = history.reset_index(drop=True)
+        # scvi-tools histories hold floats in object columns, which h5ad cannot write.
+        record["history"] = history.reset_index(drop=True).infer_objects()
     return record
 
 

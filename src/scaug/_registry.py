@@ -113,7 +113,9 @@ def get_method(name: str) -> MethodSpec:
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise ScaugInputError(f"unknown method {name!r}; known methods: {', '.join(sorted(_REGISTRY))}") from None
+        raise ScaugInputError(
+            f"unknown method {name!r}; known methods: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def methods() -> pd.DataFrame:
@@ -153,3 +155,30 @@ for _name, _desc, _min in [
         min_cells=_min,
         reference=_SEED_STUDY,
     )
+
+_MAROUF = "Marouf et al. 2020, Nat Commun 11:166 (scGAN, cscGAN)"
+register_method(
+    "cscgan",
+    _lazy(".models.cscgan._methods", "train_cscgan"),
+    kind="deep",
+    description="conditional Wasserstein GAN (projection critic, conditional batch norm); counts out",
+    min_cells=5,
+    reference=_MAROUF,
+)
+register_method(
+    "scgan",
+    _lazy(".models.cscgan._methods", "train_scgan"),
+    kind="deep",
+    description="unconditional Wasserstein GAN; cells labelled by a classifier trained on real cells",
+    min_cells=5,
+    conditional=False,
+    reference=_MAROUF,
+)
+register_method(
+    "garage",
+    _lazy(".models.garage._methods", "train_garage"),
+    kind="deep",
+    description="graph-attention seed cells (rare-type priority) + cscGAN seeded with them; counts out",
+    min_cells=5,
+    reference="GARAGE (graph attention seed selection + seeded conditional GAN); Marouf et al. 2020",
+)

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+
 def _n_cells(value: str):
     """``balance``, an int, or ``label=n,label=n`` (or a JSON object)."""
     if value == "balance":
@@ -23,7 +24,9 @@ def _n_cells(value: str):
     for part in value.split(","):
         label, sep, n = part.rpartition("=")
         if not sep or not n.strip().lstrip("-").isdigit():
-            raise argparse.ArgumentTypeError(f"n_cells must be 'balance', an int or 'label=n,...', got {value!r}")
+            raise argparse.ArgumentTypeError(
+                f"n_cells must be 'balance', an int or 'label=n,...', got {value!r}"
+            )
         out[label] = int(n)
     return out
 
@@ -38,14 +41,19 @@ def _json_dict(value: str) -> dict:
     return out
 
 
-def _add_common(p: argparse.ArgumentParser, *, output: bool = True) -> None:
-    p.add_argument("--input", "-i", required=True, help="input .h5ad file")
+def _add_common(p: argparse.ArgumentParser, *, output: bool = True, input_required: bool = True) -> None:
+    p.add_argument("--input", "-i", required=input_required, help="input .h5ad file")
     if output:
         p.add_argument("--output", "-o", required=True, help="output .h5ad file")
     p.add_argument("--labels-key", required=True, help="obs column with the cell-type labels")
     p.add_argument("--method", "-m", default="smote", help="method name (see `scaug methods`)")
     p.add_argument("--layer", default=None, help="layer to model (default: 'counts' if present, else X)")
-    p.add_argument("--n-cells", type=_n_cells, default="balance", help="'balance' (default), an int, or 'label=n,label=n'")
+    p.add_argument(
+        "--n-cells",
+        type=_n_cells,
+        default="balance",
+        help="'balance' (default), an int, or 'label=n,label=n'",
+    )
     p.add_argument("--target", default=None, help="for balance: an int, 'median' (default), 'mean' or 'max'")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     p.add_argument("--model-kwargs", type=_json_dict, default=None, help="JSON object of model options")
@@ -84,8 +92,21 @@ def _methods_run(args) -> int:
     return 0
 
 
+def _model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model", default=None, help="directory of a saved model (`scaug train`) to use instead of training"
+    )
+
+
+def _load_model(path: str):
+    from .models import load_model
+
+    return load_model(path)
+
+
 def _augment_args(p):
     _add_common(p)
+    _model_arg(p)
     p.add_argument("--key-added", default="scaug", help="provenance key (default 'scaug')")
 
 
@@ -95,7 +116,7 @@ def _augment_run(args) -> int:
     adata = _read(args.input)
     out = augment(
         adata,
-        args.method,
+        _load_model(args.model) if args.model else args.method,
         labels_key=args.labels_key,
         n_cells=args.n_cells,
         target=_target(args.target),
@@ -112,18 +133,21 @@ def _augment_run(args) -> int:
 
 
 def _generate_args(p):
-    _add_common(p)
+    _add_common(p, input_required=False)
+    _model_arg(p)
     p.add_argument("--key", default="scaug", help="provenance key (default 'scaug')")
 
 
 def _generate_run(args) -> int:
+    from ._validation import ScaugInputError
     from .tl import generate
 
-    adata = _read(args.input)
+    if (args.input is None) == (args.model is None):
+        raise ScaugInputError("pass either --input (data to train on) or --model (a saved model)")
     syn = generate(
-        adata,
+        _load_model(args.model) if args.model else _read(args.input),
         args.n_cells,
-        method=args.method,
+        method=None if args.model else args.method,
         labels_key=args.labels_key,
         layer=args.layer,
         target=_target(args.target),
@@ -137,16 +161,127 @@ def _generate_run(args) -> int:
     return 0
 
 
+def _train_args(p):
+    p.add_argument("--input", "-i", required=True, help="input .h5ad file")
+    p.add_argument("--output", "-o", required=True, help="directory to save the trained model in")
+    p.add_argument("--labels-key", required=True, help="obs column with the cell-type labels")
+    p.add_argument(
+        "--method", "-m", default="cscgan", help="deep method name (default cscgan; see `scaug methods`)"
+    )
+    p.add_argument("--layer", default=None, help="layer to model (default: 'counts' if present, else X)")
+    p.add_argument("--max-epochs", type=int, default=None, help="training epochs (default: the method's)")
+    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--model-kwargs", type=_json_dict, default=None, help="JSON object of model options")
+    p.add_argument("--train-kwargs", type=_json_dict, default=None, help="JSON object of training options")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+
+
+def _train_run(args) -> int:
+    import os
+
+    from ._registry import get_method
+    from ._validation import ScaugInputError
+    from .tl import train_generator
+
+    if get_method(args.method).kind != "deep":
+        raise ScaugInputError(
+            f"method {args.method!r} has no trained model to save; use a deep method (e.g. cscgan)"
+        )
+    if os.path.exists(args.output) and not args.overwrite:
+        raise ScaugInputError(f"{args.output} already exists; pass --overwrite to replace it")
+    model = train_generator(
+        _read(args.input),
+        args.method,
+        labels_key=args.labels_key,
+        layer=args.layer,
+        max_epochs=args.max_epochs,
+        random_state=args.random_state,
+        model_kwargs=args.model_kwargs,
+        train_kwargs=args.train_kwargs,
+    )
+    model.save(args.output, overwrite=args.overwrite)
+    print(f"saved {args.method} model to {args.output} (use it with --model {args.output})")
+    return 0
+
+
+def _fidelity_args(p):
+    p.add_argument("--input", "-i", required=True, help="augmented .h5ad file (from `scaug augment`)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="held-out real cells (.h5ad) the generator never saw: the honest setting",
+    )
+    p.add_argument("--report", "-r", default="fidelity_report.png", help="dashboard figure (.png/.pdf/.svg)")
+    p.add_argument(
+        "--table", default=None, help="CSV of the metric table (default: the report name with .csv)"
+    )
+    p.add_argument("--output", "-o", default=None, help="also write the input with the results in .uns")
+    p.add_argument("--key", default="scaug", help="provenance key (default 'scaug')")
+    p.add_argument(
+        "--run", default=None, help="run to evaluate (default: every run; the report shows the first)"
+    )
+    p.add_argument("--labels-key", default=None, help="label column (default: the one recorded by augment)")
+    p.add_argument("--metrics", default=None, help="comma-separated subset of the metrics (default: all)")
+    p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+
+
+def _fidelity_run(args) -> int:
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+
+    from . import pl
+    from .tl import fidelity
+
+    adata = _read(args.input)
+    reference = _read(args.reference) if args.reference else None
+    table = fidelity(
+        adata,
+        key=args.key,
+        reference=reference,
+        metrics=args.metrics.split(",") if args.metrics else None,
+        run=args.run,
+        labels_key=args.labels_key,
+        random_state=args.random_state,
+    )
+    csv = Path(args.table) if args.table else Path(args.report).with_suffix(".csv")
+    table.to_csv(csv, index=False)
+    pl.fidelity(adata, run=args.run, show=False, save=str(Path(args.report).resolve()))
+    if args.output:
+        adata.write_h5ad(args.output)
+    print(_fidelity_summary(adata.uns["scaug_fidelity"]))
+    print(f"wrote {args.report} and {csv}" + (f" and {args.output}" if args.output else ""))
+    return 0
+
+
+def _fidelity_summary(entry: dict) -> str:
+    """Headline numbers, warnings and notes of every evaluated run."""
+    from .pl._dashboard import summary_lines
+
+    lines = []
+    for run in json.loads(entry["params"])["runs"]:
+        numbers, warnings, notes = summary_lines(entry, run)
+        lines += [f"run {run}:", *(f"  {n}" for n in numbers), *(f"  {w}" for w in warnings)]
+    return "\n".join([*lines, *(f"note: {n}" for n in notes)])
+
+
 def _demo_args(p):
-    p.add_argument("--output", "-o", default="scaug_demo.h5ad", help="augmented .h5ad (default scaug_demo.h5ad)")
+    p.add_argument(
+        "--output", "-o", default="scaug_demo.h5ad", help="augmented .h5ad (default scaug_demo.h5ad)"
+    )
     p.add_argument("--method", "-m", default=None, help="method (default: the demo's default)")
     p.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--report", default=None, help="fidelity dashboard (default: <output>_fidelity.png)")
 
 
 def _demo_run(args) -> int:
     from ._demo import run_demo
 
-    print(run_demo(output=args.output, method=args.method, random_state=args.random_state))
+    print(
+        run_demo(output=args.output, method=args.method, random_state=args.random_state, report=args.report)
+    )
     return 0
 
 
@@ -156,23 +291,39 @@ def _summary(adata, labels_key: str, key: str) -> str:
 
     flag = adata.obs[f"{key}_synthetic"].to_numpy(dtype=bool)
     labels = adata.obs[labels_key].astype(str)
-    table = pd.DataFrame(
-        {
-            "real": labels[~flag].value_counts(),
-            "synthetic": labels[flag].value_counts(),
-        }
-    ).fillna(0).astype(int)
+    table = (
+        pd.DataFrame(
+            {
+                "real": labels[~flag].value_counts(),
+                "synthetic": labels[flag].value_counts(),
+            }
+        )
+        .fillna(0)
+        .astype(int)
+    )
     table = table[table.index != "nan"]
     table["total"] = table["real"] + table["synthetic"]
     return table.sort_values("real", ascending=False).to_string()
 
 
 # name -> (add arguments, run, help)
-_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]] = {
+_COMMANDS: dict[
+    str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int], str]
+] = {
     "methods": (_methods_args, _methods_run, "list the registered generation methods"),
+    "train": (_train_args, _train_run, "train a deep generator on an h5ad file and save it to a directory"),
     "augment": (_augment_args, _augment_run, "add synthetic cells to an h5ad file (real cells unchanged)"),
     "generate": (_generate_args, _generate_run, "write synthetic cells only to an h5ad file"),
-    "demo": (_demo_args, _demo_run, "augment the rare cell types of scanpy's pbmc68k_reduced (offline)"),
+    "fidelity": (
+        _fidelity_args,
+        _fidelity_run,
+        "report how realistic the synthetic cells are (PNG dashboard + CSV)",
+    ),
+    "demo": (
+        _demo_args,
+        _demo_run,
+        "augment the rare cell types of scanpy's pbmc68k_reduced and report fidelity (offline)",
+    ),
 }
 
 
@@ -180,7 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``scaug`` command."""
     from importlib.metadata import version
 
-    parser = argparse.ArgumentParser(prog="scaug", description="Synthetic single-cell RNA-seq for data augmentation.")
+    parser = argparse.ArgumentParser(
+        prog="scaug", description="Synthetic single-cell RNA-seq for data augmentation."
+    )
     parser.add_argument("--version", action="version", version=f"scaug {version('scaug')}")
     parser.add_argument("--verbose", "-v", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -1,0 +1,153 @@
+"""Fidelity, training time and generation speed of scGAN / cscGAN on held-out real cells.
+
+Protocol (issue 4): 80/20 stratified split of the labelled cells (seed 0), train on the 80 %,
+generate as many synthetic cells as training cells (spread by label frequency), score with
+``scaug.metrics.compare`` against the held-out 20 %. Targets: training < 10 min on 2 cores,
+classifier AUC <= 0.65, label fidelity >= 0.9 of the held-out ceiling, coverage >= 0.5 for every
+label with >= 30 training cells, memorisation ratio >= 0.8. Generation speed: cells/s of
+``model.sample`` for 20,000 cells.
+
+    python benchmarks/bench_cscgan.py --dataset pbmc3k [--method cscgan] [--model-kwargs '{}']
+        [--train-kwargs '{}'] [--threads N] [--eval-steps 200,500] [--tag NAME]
+        [--out benchmarks/results/cscgan.csv]
+
+``--eval-steps`` (for searching settings) scores the model after each listed number of generator
+steps by continuing training in stages; each stage restarts the optimizers, so only the last,
+single-stage run of the defaults is the reference number. Timings are wall-clock on whatever else
+the machine runs (the load average is recorded: note contention when reporting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+
+import scaug
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+DATASETS = {"pbmc3k": ("pbmc3k_counts.h5ad", "louvain"), "paul15": ("paul15_counts.h5ad", "cell_type2")}
+FAST_METRICS = ["classifier_auc", "prdc", "label_fidelity", "memorisation"]
+
+
+def split(adata: ad.AnnData, labels_key: str, seed: int = 0) -> tuple[ad.AnnData, ad.AnnData]:
+    """80/20 stratified split of the labelled cells."""
+    labelled = adata[adata.obs[labels_key].notna()]
+    idx = np.arange(labelled.n_obs)
+    train_idx, test_idx = train_test_split(
+        idx, test_size=0.2, stratify=labelled.obs[labels_key].astype(str), random_state=seed
+    )
+    return labelled[np.sort(train_idx)].copy(), labelled[np.sort(test_idx)].copy()
+
+
+def score(train, heldout, syn, labels_key: str, embedding) -> dict:
+    """The target metrics of issue 4 from scaug.metrics."""
+    res = scaug.metrics.compare(
+        train, heldout, syn, labels_key=labels_key, metrics=FAST_METRICS, embedding=embedding
+    )
+    v = res.table.pivot_table(index="metric", columns="label", values="value")
+    counts = train.obs[labels_key].astype(str).value_counts()
+    big = [lab for lab in counts.index if counts[lab] >= 30]
+    coverage = v.loc["coverage", big]
+    return {
+        "auc": round(float(v.loc["classifier_auc", "all"]), 3),
+        "label_fidelity": round(float(v.loc["label_fidelity", "all"]), 3),
+        "label_fidelity_ceiling": round(float(v.loc["label_fidelity_ceiling", "all"]), 3),
+        "label_fidelity_rel": round(
+            float(v.loc["label_fidelity", "all"] / v.loc["label_fidelity_ceiling", "all"]), 3
+        ),
+        "min_coverage_30": round(float(coverage.min()), 3),
+        "min_coverage_label": str(coverage.idxmin()),
+        "memorisation_ratio": round(float(v.loc["memorisation_ratio", "all"]), 3),
+        "coverage": json.dumps({k: round(float(x), 2) for k, x in v.loc["coverage"].dropna().items()}),
+    }
+
+
+def generation_speed(model, n: int = 20_000) -> float:
+    labels = model.label_counts
+    n_per_label = {lab: int(k) for lab, k in (labels / labels.sum() * n).round().astype(int).items()}
+    model.sample({next(iter(n_per_label)): 100}, random_state=0)  # warm up
+    start = time.perf_counter()
+    X, _ = model.sample(n_per_label, random_state=1)
+    return X.shape[0] / (time.perf_counter() - start)
+
+
+def run(
+    dataset: str,
+    method: str,
+    model_kwargs: dict,
+    train_kwargs: dict,
+    tag: str,
+    eval_steps: list[int] | None = None,
+) -> list[dict]:
+    file, labels_key = DATASETS[dataset]
+    adata = ad.read_h5ad(DATA / file)
+    train, heldout = split(adata, labels_key)
+    embedding = scaug.metrics.fit_embedding(train, n_pcs=50)
+    stages = list(eval_steps or [None])
+    first = dict(train_kwargs, **({"max_steps": stages[0]} if stages[0] else {}))
+    start = time.perf_counter()
+    model = scaug.tl.train_generator(
+        train, method, labels_key=labels_key, random_state=0, model_kwargs=model_kwargs, train_kwargs=first
+    )
+    seconds, done, rows = time.perf_counter() - start, stages[0], []
+    for i, steps in enumerate(stages):
+        if i:
+            start = time.perf_counter()
+            model.train(**dict(train_kwargs, max_steps=steps - done))
+            seconds, done = seconds + time.perf_counter() - start, steps
+        syn = scaug.tl.generate(model, train.n_obs, labels_key=labels_key, random_state=0)
+        rows.append(
+            {
+                "tag": tag,
+                "dataset": dataset,
+                "method": method,
+                "model_kwargs": json.dumps(model_kwargs),
+                "train_kwargs": json.dumps(train_kwargs),
+                "n_modelled_genes": len(model.modelled_genes),
+                "generator_steps": done or model.params.get("generator_steps"),
+                "train_seconds": round(seconds, 1),
+                "load_avg_1min": round(os.getloadavg()[0], 2),
+                "torch_threads": torch.get_num_threads(),
+                **score(train, heldout, syn, labels_key, embedding),
+            }
+        )
+        print(pd.Series(rows[-1]).to_string(), flush=True)
+    rows[-1]["gen_cells_per_s"] = round(generation_speed(model))
+    rows[-1]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="pbmc3k")
+    parser.add_argument("--method", default="cscgan")
+    parser.add_argument("--model-kwargs", type=json.loads, default={})
+    parser.add_argument("--train-kwargs", type=json.loads, default={})
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--eval-steps", default=None, help="comma-separated generator steps to score at")
+    parser.add_argument("--tag", default="default")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cscgan.csv"))
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    eval_steps = [int(x) for x in args.eval_steps.split(",")] if args.eval_steps else None
+    rows = run(args.dataset, args.method, args.model_kwargs, args.train_kwargs, args.tag, eval_steps)
+    print(pd.Series(rows[-1]).to_string())
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out, mode="a", header=not out.exists(), index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,610 @@
+"""scGAN and cscGAN as scvi-tools models that are also scaug generators."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from anndata import AnnData
+from scipy import sparse
+from scvi import REGISTRY_KEYS
+from scvi.data import AnnDataManager
+from scvi.data.fields import CategoricalObsField, LayerField
+from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+
+from ..._validation import ScaugInputError, check_values
+from ._counts import (
+    CountSampler,
+    draw_library_sizes,
+    library_sizes_by_label,
+    mean_profiles,
+    sample_counts,
+    sample_from_profiles,
+)
+from ._genes import select_genes
+from ._labeller import fit_labeller
+from ._module import GANModule
+from ._trainingplan import WGANGPTrainingPlan
+
+logger = logging.getLogger("scaug")
+
+Output = Literal["counts", "normalized"]
+
+#: Generator steps of a default training run (see benchmarks/bench_cscgan.py for how they were chosen).
+DEFAULT_MAX_STEPS = 1500
+
+
+class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
+    """Shared model logic of :class:`SCGAN` and :class:`CSCGAN` (see there for the parameters)."""
+
+    _module_cls = GANModule
+    _training_plan_cls = WGANGPTrainingPlan
+    _conditional: bool = True
+    _method: str = "cscgan"
+
+    def __init__(
+        self,
+        adata: AnnData | None = None,
+        registry: dict | None = None,
+        *,
+        n_latent: int = 64,
+        n_hidden_generator: Sequence[int] = (128, 256),
+        n_hidden_critic: Sequence[int] = (256, 128),
+        library_size: float = 20_000.0,
+        log_critic_input: bool = True,
+        min_cells: int = 3,
+        n_top_genes: int | None = 1000,
+        background: bool = True,
+        modelled_genes: Sequence[str] | None = None,
+        space: Literal["counts", "continuous"] | None = None,
+        output: Output = "counts",
+        count_sampler: CountSampler = "poisson",
+    ):
+        super().__init__(adata, registry)
+        if output not in ("counts", "normalized"):
+            raise ScaugInputError(f"output must be 'counts' or 'normalized', got {output!r}")
+        if count_sampler not in ("poisson", "multinomial"):
+            raise ScaugInputError(f"count_sampler must be 'poisson' or 'multinomial', got {count_sampler!r}")
+        n_hidden_generator, n_hidden_critic = list(n_hidden_generator), list(n_hidden_critic)
+        if adata is not None:
+            matrix = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+            if space is None:
+                space = adata.uns.get("scaug_space") or (
+                    "counts" if check_values(matrix, where="X") else "continuous"
+                )
+            if modelled_genes is None:
+                mask = select_genes(
+                    matrix, counts=space == "counts", min_cells=min_cells, n_top_genes=n_top_genes
+                )
+                if not mask.any():
+                    raise ScaugInputError(
+                        f"no gene is expressed in at least {min_cells} cells; nothing to model"
+                    )
+                modelled_genes = adata.var_names[mask].tolist()
+            unknown = pd.Index(modelled_genes).difference(adata.var_names)
+            if len(unknown) or not len(modelled_genes):
+                raise ScaugInputError(
+                    f"modelled_genes must be genes of adata.var_names; unknown: {list(unknown[:5])}"
+                )
+            # In the order of var_names, so that gene columns and profiles line up.
+            modelled_genes = adata.var_names[adata.var_names.isin(modelled_genes)].tolist()
+            self._init_from_data(
+                adata, matrix, modelled_genes, space, min_cells=min_cells, background=background
+            )
+        # Saved with the model, so that load() rebuilds the same module without the training data.
+        self.init_params_ = self._get_init_params(locals())
+        self.module = self._module_cls(
+            len(modelled_genes),
+            self.summary_stats.n_labels,
+            # Without data (load), the saved state dict restores the gene index buffer.
+            gene_index=self.var_names.get_indexer(modelled_genes).tolist() if adata is not None else None,
+            conditional=self._conditional,
+            n_latent=n_latent,
+            n_hidden_generator=n_hidden_generator,
+            n_hidden_critic=n_hidden_critic,
+            library_size=library_size if space == "counts" else None,
+            log_critic_input=log_critic_input,
+        )
+        self._model_summary_string = (
+            f"{type(self).__name__}: {len(modelled_genes)} genes modelled ({space}), "
+            f"{self.summary_stats.n_labels} labels, generator {n_hidden_generator}, critic {n_hidden_critic}"
+        )
+
+    def _init_from_data(
+        self,
+        adata: AnnData,
+        matrix,
+        modelled_genes: list[str],
+        space: str,
+        *,
+        min_cells: int,
+        background: bool,
+    ) -> None:
+        """Record what sampling needs without the training data (attributes ending in ``_`` are saved)."""
+        self.var_names_ = adata.var_names.astype(str).tolist()
+        labels = self._codes_as_labels()
+        self.label_counts_ = (
+            pd.Series(labels).value_counts().reindex(self.labels, fill_value=0).astype(np.int64)
+        )
+        self.library_sizes_ = None
+        self.background_genes_: list[str] = []
+        self.background_profiles_ = None
+        self.train_params_: dict = {}
+        if space != "counts":
+            return
+        columns = self.var_names.get_indexer(modelled_genes)
+        totals = [np.asarray(matrix[:, columns].sum(axis=1)).ravel()]
+        if background:
+            detected = np.asarray((matrix != 0).sum(axis=0)).ravel() >= min_cells
+            detected[columns] = False
+            bg = matrix[:, np.flatnonzero(detected)]
+            self.background_genes_ = self.var_names[detected].tolist()
+            self.background_profiles_ = mean_profiles(bg, labels, self.labels).astype(np.float32)
+            totals.append(np.asarray(bg.sum(axis=1)).ravel())
+        self.library_sizes_ = library_sizes_by_label(np.column_stack(totals), labels)
+
+    def _codes_as_labels(self) -> np.ndarray:
+        """The label of every registered cell."""
+        codes = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY)).ravel().astype(int)
+        return np.asarray(self.labels, dtype=object)[codes]
+
+    # -- setup -----------------------------------------------------------------------------------
+
+    @classmethod
+    def setup_anndata(cls, adata: AnnData, labels_key: str, layer: str | None = None, **kwargs) -> None:
+        """Register the matrix to model and the labels.
+
+        Parameters
+        ----------
+        adata
+            Cells x genes: counts (preferred) or a non-negative continuous space such as
+            log-normalised values.
+        labels_key
+            ``obs`` column with the cell-type labels; every cell needs one.
+        layer
+            Layer to model; ``None`` for ``.X``.
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
+        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+        """
+        if labels_key not in adata.obs.columns:
+            raise ScaugInputError(f"labels_key {labels_key!r} is not a column of adata.obs")
+        if adata.obs[labels_key].isna().any():
+            raise ScaugInputError(f"obs[{labels_key!r}] has missing labels; drop the unlabelled cells first")
+        setup_method_args = cls._get_setup_method_args(**locals())
+        fields = [
+            LayerField(REGISTRY_KEYS.X_KEY, layer, is_count_data=False),
+            CategoricalObsField(REGISTRY_KEYS.LABELS_KEY, labels_key),
+        ]
+        adata_manager = AnnDataManager(fields=fields, setup_method_args=setup_method_args)
+        adata_manager.register_fields(adata, **kwargs)
+        cls.register_manager(adata_manager)
+
+    # -- training --------------------------------------------------------------------------------
+
+    def train(
+        self,
+        max_epochs: int | None = None,
+        max_steps: int | None = None,
+        *,
+        batch_size: int = 128,
+        lr: float = 2e-3,
+        n_critic: int = 3,
+        accelerator: str = "auto",
+        devices: int | list[int] | str = "auto",
+        train_size: float | None = None,
+        validation_size: float | None = None,
+        early_stopping: bool = False,
+        datasplitter_kwargs: dict | None = None,
+        plan_kwargs: dict | None = None,
+        **trainer_kwargs,
+    ) -> None:
+        """Train generator and critic with WGAN-GP.
+
+        Parameters
+        ----------
+        max_epochs
+            Passes over the training cells; ``None``: as many as ``max_steps`` needs.
+        max_steps
+            Generator steps (each after ``n_critic`` critic steps); default
+            ``DEFAULT_MAX_STEPS`` unless ``max_epochs`` is given. Training stops at whichever
+            limit comes first.
+        batch_size
+            Real cells per critic step (and generated cells per step).
+        lr
+            Learning rate of generator and critic (see :class:`WGANGPTrainingPlan` for decay).
+        n_critic
+            Critic steps per generator step.
+        accelerator, devices
+            Lightning's device selection (``"auto"``: a GPU when there is one).
+        train_size, validation_size
+            Split of the cells; default all cells train, or 90 % with ``early_stopping``.
+        early_stopping
+            Stop when the validation Wasserstein estimate (``wasserstein_validation``, logged by
+            the plan) stops falling; patience etc. through ``trainer_kwargs``.
+        datasplitter_kwargs, plan_kwargs
+            Passed to :class:`scvi.dataloaders.DataSplitter` and :class:`WGANGPTrainingPlan`.
+        **trainer_kwargs
+            Passed to :class:`scvi.train.Trainer`.
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
+        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+        >>> model = scaug.models.CSCGAN(adata)
+        >>> model.train(max_steps=2, enable_progress_bar=False)
+        """
+        n_obs = self.adata.n_obs
+        if train_size is None:
+            train_size = 0.9 if early_stopping else 1.0
+        n_train = max(1, math.floor(n_obs * train_size))
+        batch_size = min(int(batch_size), n_train)
+        batches_per_epoch = max(1, n_train // batch_size)
+        if max_steps is None and max_epochs is None:
+            max_steps = DEFAULT_MAX_STEPS
+        if max_steps is not None:
+            # Lightning counts every optimizer step: n_critic critic steps + 1 generator step each.
+            trainer_kwargs["max_steps"] = int(max_steps) * (int(n_critic) + 1)
+            if max_epochs is None:
+                max_epochs = math.ceil(int(max_steps) * int(n_critic) / batches_per_epoch)
+        if early_stopping:
+            trainer_kwargs.setdefault("early_stopping_monitor", "wasserstein_validation")
+        datasplitter_kwargs = {"drop_last": True, **(datasplitter_kwargs or {})}
+        plan_kwargs = {"lr": lr, "n_critic": n_critic, **(plan_kwargs or {})}
+        self.train_params_ = {
+            "max_epochs": max_epochs,
+            "max_steps": max_steps,
+            "batch_size": batch_size,
+            **{k: v for k, v in plan_kwargs.items() if isinstance(v, int | float | str | bool)},
+        }
+        super().train(
+            max_epochs=max_epochs,
+            accelerator=accelerator,
+            devices=devices,
+            train_size=train_size,
+            validation_size=validation_size,
+            batch_size=batch_size,
+            early_stopping=early_stopping,
+            datasplitter_kwargs=datasplitter_kwargs,
+            plan_kwargs=plan_kwargs,
+            **trainer_kwargs,
+        )
+        self.train_params_["generator_steps"] = int(self.trainer.lightning_module.generator_steps)
+
+    # -- scaug Generator protocol ----------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """Registered scaug method name."""
+        return self._method
+
+    @property
+    def var_names(self) -> pd.Index:
+        """All genes of the training data; samples have exactly these columns."""
+        return pd.Index(self.var_names_)
+
+    @property
+    def labels(self) -> list[str]:
+        """Labels the model knows, in the order of their codes."""
+        mapping = self.registry_["field_registries"][REGISTRY_KEYS.LABELS_KEY]["state_registry"]
+        return [str(lab) for lab in mapping["categorical_mapping"]]
+
+    @property
+    def label_counts(self) -> pd.Series:
+        """Training cells per label."""
+        return self.label_counts_
+
+    @property
+    def space(self) -> str:
+        """``"counts"`` or ``"continuous"``: the space of the training data."""
+        return self.init_params_["non_kwargs"]["space"]
+
+    @property
+    def modelled_genes(self) -> pd.Index:
+        """Genes the networks model (the others are zero in samples)."""
+        return pd.Index(self.init_params_["non_kwargs"]["modelled_genes"])
+
+    @property
+    def counts(self) -> bool:
+        """Whether samples are integer counts."""
+        return self.space == "counts" and self.init_params_["non_kwargs"]["output"] == "counts"
+
+    @property
+    def params(self) -> dict:
+        """Model and training parameters (JSON-serialisable), for provenance."""
+        params = {
+            k: list(v) if isinstance(v, tuple | list) else v
+            for k, v in self.init_params_["non_kwargs"].items()
+            if k != "modelled_genes"
+        }
+        params["n_modelled_genes"] = len(self.modelled_genes)
+        return {**params, **self.train_params_}
+
+    @property
+    def history(self) -> pd.DataFrame | None:
+        """Training metrics, one row per epoch (``None`` before training)."""
+        if not self.history_:
+            return None
+        frames = [df for df in self.history_.values() if len(df)]
+        return pd.concat(frames, axis=1) if frames else None
+
+    def sample(
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Generate ``n_per_label[label]`` cells per label.
+
+        Parameters
+        ----------
+        n_per_label
+            Number of cells per label.
+        random_state
+            Seed; the same seed gives the same cells on CPU.
+        chunk_size
+            Cells generated per forward pass (bounds the working memory).
+
+        Returns
+        -------
+        ``(matrix, labels)``: CSR matrix over all :attr:`var_names` (genes not modelled are zero)
+        in the training space (integer counts, or profiles summing to ``library_size`` with
+        ``output="normalized"``), and the label of each row.
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
+        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+        >>> model = scaug.models.CSCGAN(adata)
+        >>> model.train(max_steps=2, enable_progress_bar=False)
+        >>> X, labels = model.sample({"type_1": 10}, random_state=0)
+        >>> X.shape
+        (10, 30)
+        """
+        unknown = [lab for lab in n_per_label if lab not in self.labels]
+        if unknown:
+            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        torch_rng = torch.Generator().manual_seed(int(random_state))
+        rng = np.random.default_rng(random_state)
+        self.module.eval()
+        blocks, labels = [], []
+        for lab, n in n_per_label.items():
+            for start in range(0, int(n), chunk_size):
+                size = min(chunk_size, int(n) - start)
+                block, block_labels = self._sample_chunk(lab, size, torch_rng, rng)
+                blocks.append(block)
+                labels.append(block_labels)
+        if not blocks:
+            return sparse.csr_matrix((0, len(self.var_names)), dtype=np.float32), np.array([], dtype=object)
+        return sparse.vstack(blocks, format="csr"), np.concatenate(labels)
+
+    def _sample_chunk(
+        self, label: str, n: int, torch_rng: torch.Generator, rng: np.random.Generator
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        codes = torch.full((n,), self.labels.index(label), dtype=torch.long)
+        labels = np.full(n, label, dtype=object)
+        return self._to_output(self._profiles(codes, torch_rng), labels, torch_rng, rng), labels
+
+    def _profiles(self, codes: torch.Tensor, torch_rng: torch.Generator) -> torch.Tensor:
+        """Generated profiles for label ``codes`` (noise drawn on CPU, so seeds hold on any device)."""
+        device = next(self.module.parameters()).device
+        z = self.module.latent(codes, torch_rng)
+        with torch.inference_mode():
+            return self.module.generate(codes.to(device), z=z.to(device)).cpu()
+
+    def _to_output(
+        self, profiles: torch.Tensor, labels: np.ndarray, torch_rng: torch.Generator, rng: np.random.Generator
+    ) -> sparse.csr_matrix:
+        """Cells over all genes from generated profiles of the modelled genes (rows of ``labels``).
+
+        Counts: each cell takes the library size of a random training cell of its label, split as in
+        that cell between modelled and background genes; modelled genes get counts drawn from the
+        profile, background genes from the label's mean profile. Normalised output: the expected
+        values of those counts, rescaled to ``library_size``.
+        """
+        if self.space != "counts":
+            return self._place(sparse.csr_matrix(profiles.numpy()), self.modelled_genes)
+        library = draw_library_sizes(self.library_sizes_, labels, rng)
+        codes = pd.Index(self.labels).get_indexer(labels)
+        has_background = len(self.background_genes_) > 0
+        if self.counts:
+            sampler = self.init_params_["non_kwargs"]["count_sampler"]
+            counts = sample_counts(
+                profiles, library[:, 0], sampler=sampler, rng=torch_rng if sampler == "poisson" else rng
+            )
+            out = self._place(counts, self.modelled_genes)
+            if has_background:
+                background = sample_from_profiles(self.background_profiles_, codes, library[:, 1], rng)
+                out = out + self._place(background, self.background_genes_)
+            return out
+        totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12).numpy()
+        expected = profiles.numpy() / totals * library[:, :1]
+        out = self._place(sparse.csr_matrix(expected), self.modelled_genes)
+        if has_background:
+            out = out + self._place(
+                sparse.csr_matrix(self.background_profiles_[codes] * library[:, 1:]), self.background_genes_
+            )
+        sums = np.asarray(out.sum(axis=1)).ravel()
+        scale = self.init_params_["non_kwargs"]["library_size"] / np.where(sums > 0, sums, 1.0)
+        return sparse.csr_matrix(sparse.diags(scale) @ out, dtype=np.float32)
+
+    def _place(self, block: sparse.csr_matrix, genes) -> sparse.csr_matrix:
+        """``block`` (cells x ``genes``) as columns of all :attr:`var_names` (others zero)."""
+        block = sparse.csr_matrix(block, dtype=np.float32)
+        block.eliminate_zeros()
+        columns = self.var_names.get_indexer(genes)
+        return sparse.csr_matrix(
+            (block.data, columns[block.indices], block.indptr), shape=(block.shape[0], len(self.var_names))
+        )
+
+
+class CSCGAN(GANModelBase):
+    """Conditional scGAN (Marouf et al. 2020): generates cells of any requested label.
+
+    A Wasserstein GAN with gradient penalty whose generator (batch norm + ReLU layers, LSN output)
+    is conditioned on the label by conditional batch norm and whose critic scores cells with a
+    per-label projection. Counts out: each synthetic cell's library size is drawn from its label's
+    training library sizes and counts are drawn from the generated profile.
+
+    The defaults are tuned for CPU (few minutes on a laptop); the published architecture and
+    optimiser are in :data:`scaug.models.cscgan.PUBLISHED`.
+
+    Parameters
+    ----------
+    adata
+        AnnData registered with :meth:`setup_anndata`.
+    registry
+        Registry of a saved model (used by :meth:`load`).
+    n_latent
+        Noise dimension.
+    n_hidden_generator, n_hidden_critic
+        Hidden layer widths (published: 256-512-1024 and 1024-512-256).
+    library_size
+        Row sum of the normalised profiles the GAN learns (scGAN: 20,000).
+    log_critic_input
+        Critic scores ``log1p`` of profiles (the published critic scores them directly).
+    min_cells
+        Genes expressed in fewer training cells are not modelled (zero in samples).
+    n_top_genes
+        The networks model this many highly variable genes (all detected genes with ``None``).
+    background
+        Counts only: the other genes detected in ``min_cells`` cells are drawn from their label's
+        mean profile, so that library sizes and their split between genes stay realistic (which
+        library-size normalisation downstream relies on); ``False``: they are zero in samples.
+    modelled_genes
+        Explicit genes to model (overrides ``min_cells``/``n_top_genes``).
+    space
+        ``"counts"`` or ``"continuous"`` (e.g. log-normalised values, modelled as they are);
+        default from ``adata.uns["scaug_space"]``, else integer values mean counts.
+    output
+        ``"counts"``: integer counts; ``"normalized"``: profiles summing to ``library_size``.
+    count_sampler
+        ``"poisson"`` (fast) or ``"multinomial"`` (exact library sizes).
+
+    Examples
+    --------
+    >>> import scaug
+    >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
+    >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+    >>> model = scaug.models.CSCGAN(adata)
+    >>> model.train(max_steps=5, enable_progress_bar=False)
+    >>> X, labels = model.sample({"type_2": 20}, random_state=0)
+    """
+
+    _conditional = True
+    _method = "cscgan"
+
+
+class SCGAN(GANModelBase):
+    """Unconditional scGAN (Marouf et al. 2020).
+
+    Same networks as :class:`CSCGAN` without label conditioning. To serve per-label requests (as
+    :func:`scaug.tl.augment` makes), generated cells are labelled by a classifier trained on the
+    real training cells (logistic regression on a PCA of log-normalised modelled genes) and kept
+    when they carry a requested label. Labels the generator rarely produces may come out short
+    (at most ``max_draws_factor`` times the requested number of cells is generated); scaug then
+    warns. Use :class:`CSCGAN` to generate rare labels on demand.
+
+    Parameters
+    ----------
+    max_draws_factor
+        Cap on the cells generated per requested cell when filling per-label requests.
+    **kwargs
+        See :class:`CSCGAN`.
+
+    Examples
+    --------
+    >>> import scaug
+    >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
+    >>> scaug.models.SCGAN.setup_anndata(adata, labels_key="cell_type")
+    >>> model = scaug.models.SCGAN(adata)
+    >>> model.train(max_steps=5, enable_progress_bar=False)
+    >>> X, labels = model.sample({"type_0": 20}, random_state=0)
+    """
+
+    _conditional = False
+    _method = "scgan"
+
+    def _init_from_data(
+        self, adata: AnnData, matrix, modelled_genes: list[str], space: str, **kwargs
+    ) -> None:
+        super()._init_from_data(adata, matrix, modelled_genes, space, **kwargs)
+        columns = self.var_names.get_indexer(modelled_genes)
+        profiles = matrix[:, columns]
+        profiles = profiles.toarray() if sparse.issparse(profiles) else np.asarray(profiles)
+        self.labeller_ = fit_labeller(profiles, self._codes_as_labels(), log_normalize=space == "counts")
+
+    def sample(
+        self,
+        n_per_label: Mapping[str, int],
+        *,
+        random_state: int = 0,
+        chunk_size: int = 4096,
+        max_draws_factor: int = 20,
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Generate cells and keep those the real-cell classifier assigns to a requested label.
+
+        Parameters
+        ----------
+        n_per_label
+            Number of cells wanted per label.
+        random_state
+            Seed; the same seed gives the same cells on CPU.
+        chunk_size
+            Cells generated per forward pass.
+        max_draws_factor
+            Stop after generating this many times the number of cells asked for; labels the
+            generator rarely produces may then come out short.
+
+        Returns
+        -------
+        ``(matrix, labels)`` as :meth:`CSCGAN.sample`; possibly fewer cells for some labels.
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
+        >>> scaug.models.SCGAN.setup_anndata(adata, labels_key="cell_type")
+        >>> model = scaug.models.SCGAN(adata)
+        >>> model.train(max_steps=5, enable_progress_bar=False)
+        >>> X, labels = model.sample({"type_0": 20}, random_state=0)
+        """
+        unknown = [lab for lab in n_per_label if lab not in self.labels]
+        if unknown:
+            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        torch_rng = torch.Generator().manual_seed(int(random_state))
+        rng = np.random.default_rng(random_state)
+        self.module.eval()
+        missing = {lab: int(n) for lab, n in n_per_label.items() if n > 0}
+        budget = max_draws_factor * sum(missing.values())
+        blocks, labels = [], []
+        while missing and budget > 0:
+            size = min(chunk_size, budget)
+            budget -= size
+            profiles = self._profiles(torch.zeros(size, dtype=torch.long), torch_rng)
+            assigned = self.labeller_.predict(profiles.numpy().astype(np.float64))
+            keep = np.zeros(size, dtype=bool)
+            for lab in list(missing):
+                rows = np.flatnonzero(assigned == lab)[: missing[lab]]
+                keep[rows] = True
+                missing[lab] -= len(rows)
+                if not missing[lab]:
+                    del missing[lab]
+            if keep.any():
+                kept = np.asarray(assigned[keep], dtype=object)
+                blocks.append(self._to_output(profiles[torch.from_numpy(keep)], kept, torch_rng, rng))
+                labels.append(kept)
+        if missing:
+            logger.warning(
+                "scgan produced too few cells of %s after %d draws", dict(missing), max_draws_factor
+            )
+        if not blocks:
+            return sparse.csr_matrix((0, len(self.var_names)), dtype=np.float32), np.array([], dtype=object)
+        return sparse.vstack(blocks, format="csr"), np.concatenate(labels)

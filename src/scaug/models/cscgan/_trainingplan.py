@@ -1,0 +1,170 @@
+"""WGAN-GP training plan: manual optimisation of a critic and a generator (two optimizers)."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from scvi import REGISTRY_KEYS
+from scvi.module.base import LossOutput
+
+from ._module import GANModule
+
+
+class GANTrainingError(RuntimeError):
+    """Adversarial training diverged (a loss became NaN or infinite)."""
+
+
+class WGANGPTrainingPlan(pl.LightningModule):
+    """Train a :class:`GANModule` with the Wasserstein loss and a gradient penalty (Gulrajani et al.).
+
+    Every minibatch of real cells makes one critic step; every ``n_critic``-th minibatch is
+    followed by one generator step on a fake batch with the same labels. Learning rates decay by
+    ``lr_decay`` every ``lr_decay_steps`` generator steps.
+
+    Lightning's ``trainer.global_step`` counts every optimizer step (critic and generator); this plan
+    counts generator steps in :attr:`generator_steps` and logs them, and the model converts a
+    ``max_steps`` in generator steps to optimizer steps.
+
+    Parameters
+    ----------
+    module
+        The GAN module.
+    lr
+        Learning rate of the generator and the critic.
+    betas
+        Adam betas (scGAN: 0.5, 0.9).
+    amsgrad
+        Use the AMSGrad variant of Adam (scGAN does).
+    n_critic
+        Critic steps per generator step.
+    penalty
+        Weight of the gradient penalty (λ).
+    lr_decay, lr_decay_steps
+        Multiply the learning rates by ``lr_decay`` every ``lr_decay_steps`` generator steps
+        (continuously).
+
+    Examples
+    --------
+    >>> module = GANModule(50, 3, n_hidden_generator=(32,), n_hidden_critic=(32,))
+    >>> plan = WGANGPTrainingPlan(module, n_critic=5)
+    >>> plan.optimizer_steps_per_generator_step
+    6
+    """
+
+    def __init__(
+        self,
+        module: GANModule,
+        *,
+        lr: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.9),
+        amsgrad: bool = True,
+        n_critic: int = 5,
+        penalty: float = 10.0,
+        lr_decay: float = 0.95,
+        lr_decay_steps: int = 1000,
+    ):
+        super().__init__()
+        self.module = module
+        self.lr = lr
+        self.betas = tuple(betas)
+        self.amsgrad = amsgrad
+        self.n_critic = int(n_critic)
+        self.penalty = penalty
+        self.lr_decay = lr_decay
+        self.lr_decay_steps = lr_decay_steps
+        self.automatic_optimization = False
+        self.critic_steps = 0
+        self.generator_steps = 0
+
+    @property
+    def optimizer_steps_per_generator_step(self) -> int:
+        """Optimizer steps (as counted by ``trainer.global_step``) per generator step."""
+        return self.n_critic + 1
+
+    def configure_optimizers(self):
+        """AMSGrad for the generator and the critic, with exponential learning-rate decay."""
+        opts = [
+            torch.optim.Adam(net.parameters(), lr=self.lr, betas=self.betas, amsgrad=self.amsgrad)
+            for net in (self.module.generator, self.module.critic)
+        ]
+        decay = lambda step: self.lr_decay ** (step / self.lr_decay_steps)  # noqa: E731
+        self._schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in opts]
+        return opts
+
+    def critic_loss(self, batch: dict[str, torch.Tensor]) -> LossOutput:
+        """Critic loss (:meth:`GANModule.loss`) on a minibatch of real cells and as many fakes."""
+        inference_outputs = self.module.inference(**self.module._get_inference_input(batch))
+        with torch.no_grad():
+            generative_outputs = self.module.generative(
+                **self.module._get_generative_input(batch, inference_outputs)
+            )
+        return self.module.loss(batch, inference_outputs, generative_outputs, penalty=self.penalty)
+
+    def generator_loss(self, labels: torch.Tensor) -> torch.Tensor:
+        """Generator loss: minus the critic's score of generated cells."""
+        return -self.module.score(self.module.generate(labels), labels).mean()
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """One critic step; after every ``n_critic``-th critic step, one generator step."""
+        opt_generator, opt_critic = self.optimizers()
+        self.toggle_optimizer(opt_critic)
+        out = self.critic_loss(batch)
+        self._check_finite("critic", out.loss)
+        opt_critic.zero_grad()
+        self.manual_backward(out.loss)
+        opt_critic.step()
+        self.untoggle_optimizer(opt_critic)
+        self.critic_steps += 1
+        self._log_losses(out, "train")
+
+        if self.critic_steps % self.n_critic:
+            return
+        self.toggle_optimizer(opt_generator)
+        loss = self.generator_loss(batch[REGISTRY_KEYS.LABELS_KEY].reshape(-1).long())
+        self._check_finite("generator", loss)
+        opt_generator.zero_grad()
+        self.manual_backward(loss)
+        opt_generator.step()
+        self.untoggle_optimizer(opt_generator)
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self.generator_steps += 1
+        self.log(
+            "generator_loss_train",
+            loss.detach(),
+            on_epoch=True,
+            on_step=False,
+            batch_size=out.n_obs_minibatch,
+        )
+
+    def on_train_start(self) -> None:
+        """Batch norm in training mode, also when training resumes after sampling (eval mode)."""
+        self.module.train()
+
+    def on_train_epoch_end(self) -> None:
+        """Log the generator steps done so far (the x axis that matters for a GAN)."""
+        self.log("generator_steps", float(self.generator_steps), prog_bar=True)
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Critic loss and Wasserstein estimate on held-out real cells (no optimizer step)."""
+        # The gradient penalty differentiates the critic: leave Lightning's inference mode.
+        with torch.inference_mode(False), torch.enable_grad():
+            out = self.critic_loss({k: v.clone() for k, v in batch.items()})
+        self._log_losses(out, "validation")
+
+    def _log_losses(self, out: LossOutput, split: str) -> None:
+        metrics = {"critic_loss": out.loss, **out.extra_metrics}
+        self.log_dict(
+            {f"{k}_{split}": v.detach() for k, v in metrics.items()},
+            on_epoch=True,
+            on_step=False,
+            prog_bar=split == "train",
+            batch_size=out.n_obs_minibatch,
+        )
+
+    def _check_finite(self, which: str, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise GANTrainingError(
+                f"the {which} loss became {loss.item()} at generator step {self.generator_steps}; "
+                "training diverged: lower lr or use fewer modelled genes"
+            )

@@ -1,0 +1,103 @@
+"""The GARAGE module: cscGAN's generator and critic, a generator input seeded by seed cells, and the GAT."""
+
+from __future__ import annotations
+
+import torch
+
+from ..cscgan import GANModule
+from ._gat import GATClassifier
+
+
+class GarageModule(GANModule):
+    """A conditional WGAN-GP whose generator input carries the embedding of a seed cell.
+
+    The generator input of a cell of label ``y`` is ``[noise, s, 1]`` with probability
+    ``seeded_fraction`` and ``[noise, 0, 0]`` otherwise, where ``s`` is the (jittered) stage-1
+    embedding of a seed cell of label ``y`` drawn uniformly from that label's seeds. Critic, training
+    plan, LSN output and conditional batch norm are cscGAN's (:class:`~scaug.models.cscgan.GANModule`).
+    The stage-1 graph attention network is kept in the module so that ``save`` keeps both stages.
+
+    Parameters
+    ----------
+    n_input
+        Number of modelled genes.
+    n_labels
+        Number of labels.
+    n_seed_input
+        Size of a seed embedding.
+    seeded_fraction
+        Fraction of generator inputs that carry a seed (``0``: plain cscGAN input).
+    seed_noise
+        Standard deviation of the Gaussian jitter added to a seed embedding (embeddings are
+        standardised), so that the generator cannot tie an output to one exact seed.
+    n_gat_input, n_gat_hidden, n_gat_heads, gat_dropout
+        Shape of the stage-1 :class:`~scaug.models.garage._gat.GATClassifier`.
+    **kwargs
+        See :class:`~scaug.models.cscgan.GANModule`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = GarageModule(50, 2, n_seed_input=4, n_hidden_generator=(32,), n_hidden_critic=(32,))
+    >>> m.set_seeds(torch.randn(3, 4), torch.tensor([0, 1, 1]))
+    >>> m.generate(torch.tensor([0, 1])).shape
+    torch.Size([2, 50])
+    """
+
+    def __init__(
+        self,
+        n_input: int,
+        n_labels: int,
+        *,
+        n_seed_input: int = 64,
+        seeded_fraction: float = 0.5,
+        seed_noise: float = 0.1,
+        n_gat_input: int = 50,
+        n_gat_hidden: int = 16,
+        n_gat_heads: int = 4,
+        gat_dropout: float = 0.3,
+        **kwargs,
+    ):
+        super().__init__(n_input, n_labels, n_extra_input=n_seed_input + 1, **kwargs)
+        self.n_seed_input = n_seed_input
+        self.seeded_fraction = float(seeded_fraction)
+        self.seed_noise = float(seed_noise)
+        self.seed_network = GATClassifier(
+            n_gat_input, n_labels, n_hidden=n_gat_hidden, n_heads=n_gat_heads, dropout=gat_dropout
+        )
+        self.register_buffer("seed_embeddings", torch.zeros(0, n_seed_input))
+        self.register_buffer("seed_codes", torch.zeros(0, dtype=torch.long))
+
+    def set_seeds(self, embeddings: torch.Tensor, codes: torch.Tensor) -> None:
+        """Store the seed embeddings and their label codes (every label needs at least one seed)."""
+        missing = set(range(self.n_labels)) - set(codes.tolist())
+        if missing:
+            raise ValueError(f"labels {sorted(missing)} have no seed")
+        order = torch.argsort(codes, stable=True)
+        device = self.seed_embeddings.device
+        self.seed_embeddings = embeddings[order].float().to(device)
+        self.seed_codes = codes[order].long().to(device)
+
+    def latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """``[noise, seed embedding or 0, seeded flag]`` for cells of ``labels``.
+
+        Everything random is drawn on the device of ``labels`` with ``rng``, so a seeded ``rng``
+        gives the same inputs every time.
+        """
+        device, n = labels.device, len(labels)
+        z = torch.randn(n, self.n_latent, generator=rng, device=device)
+        seeded = torch.rand(n, generator=rng, device=device) < self.seeded_fraction
+        counts = torch.bincount(self.seed_codes, minlength=self.n_labels).to(device)
+        offsets = torch.cumsum(counts, 0) - counts
+        pick = offsets[labels] + (torch.rand(n, generator=rng, device=device) * counts[labels]).long()
+        jitter = self.seed_noise * torch.randn(n, self.n_seed_input, generator=rng, device=device)
+        seeds = (self.seed_embeddings.to(device)[pick] + jitter) * seeded[:, None]
+        return torch.cat([z, seeds, seeded[:, None].float()], dim=1)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # The number of seeds is only known from the saved state: size the buffers to fit it.
+        for name in ("seed_embeddings", "seed_codes"):
+            saved = state_dict.get(prefix + name)
+            if saved is not None:
+                setattr(self, name, torch.empty_like(saved, device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

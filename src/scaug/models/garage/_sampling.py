@@ -1,0 +1,76 @@
+"""Rare-priority sampling of real minibatches, so that the critic sees rare cells often enough."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+from scvi import settings
+from scvi.dataloaders import DataSplitter
+from torch.utils.data import BatchSampler, DataLoader, WeightedRandomSampler
+
+logger = logging.getLogger("scaug")
+
+
+def rare_priority_weights(labels: np.ndarray, rare: pd.Series, *, rare_sampling: float) -> np.ndarray:
+    """Sampling weight per cell: ``rare_sampling`` for cells of rare labels, 1 otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rare_priority_weights(np.array(["a", "b", "a"]), pd.Series({"a": False, "b": True}), rare_sampling=4.0)
+    array([1., 4., 1.])
+    """
+    is_rare = rare.reindex(pd.Index(np.asarray(labels).astype(str)), fill_value=False).to_numpy(dtype=bool)
+    return np.where(is_rare, float(rare_sampling), 1.0)
+
+
+class RarePrioritySplitter(DataSplitter):
+    """scvi's :class:`~scvi.dataloaders.DataSplitter` whose training minibatches are drawn by weight.
+
+    Every epoch draws as many cells as the training set holds, with replacement, each cell with
+    probability proportional to ``cell_weights`` (seeded by ``scvi.settings.seed``). Validation
+    batches are unchanged. Without weights it is the plain splitter.
+
+    Parameters
+    ----------
+    adata_manager
+        The model's AnnData manager.
+    cell_weights
+        Sampling weight of every registered cell, or ``None``.
+    **kwargs
+        See :class:`~scvi.dataloaders.DataSplitter`.
+    """
+
+    def __init__(self, adata_manager, *, cell_weights: np.ndarray | None = None, **kwargs):
+        self.cell_weights = None if cell_weights is None else np.asarray(cell_weights, dtype=np.float64)
+        super().__init__(adata_manager, **kwargs)
+
+    def train_dataloader(self):
+        """Weighted minibatches of training cells (one dataset read per minibatch)."""
+        if self.cell_weights is None:
+            return super().train_dataloader()
+        if self.data_loader_kwargs.get("distributed_sampler"):
+            logger.warning(
+                "rare-priority sampling is not available with distributed training; sampling uniformly"
+            )
+            return super().train_dataloader()
+        weights = torch.as_tensor(self.cell_weights[self.train_idx])
+        generator = torch.Generator().manual_seed(int(settings.seed or 0))
+        sampler = BatchSampler(
+            WeightedRandomSampler(weights, num_samples=len(weights), replacement=True, generator=generator),
+            batch_size=int(self.data_loader_kwargs.get("batch_size") or settings.batch_size),
+            drop_last=self.drop_last,
+        )
+        dataset = self.adata_manager.create_torch_dataset(
+            indices=self.train_idx, load_sparse_tensor=self.load_sparse_tensor
+        )
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,
+            pin_memory=self.pin_memory,
+            num_workers=settings.dl_num_workers,
+        )

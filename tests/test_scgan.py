@@ -1,0 +1,262 @@
+"""scGAN / cscGAN: small, fast checks on simulated data (a few generator steps, tiny networks)."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+
+import scaug
+from scaug.cli import main
+from scaug.models import CSCGAN, SCGAN
+from scaug.models.cscgan import LSN, GANTrainingError, ProjectionCritic, sample_counts
+from scaug.models.cscgan._counts import sample_from_profiles
+
+SMALL = {"n_latent": 8, "n_hidden_generator": (16,), "n_hidden_critic": (16,), "n_top_genes": 40}
+QUICK = {"max_steps": 3, "batch_size": 64, "enable_progress_bar": False}
+
+
+@pytest.fixture
+def sim_sparse(sim):
+    """``sim`` with one gene detected in 2 cells only (not modelled) and CSR counts."""
+    X = sim.X.toarray() if sparse.issparse(sim.X) else np.array(sim.X)
+    X[:, 0] = 0
+    X[:2, 0] = 5
+    out = sim.copy()
+    out.X = sparse.csr_matrix(X.astype(np.float32))
+    return out
+
+
+def _train(adata, method="cscgan", random_state=0, model_kwargs=None, **train_kwargs):
+    return scaug.tl.train_generator(
+        adata,
+        method,
+        labels_key="cell_type",
+        random_state=random_state,
+        model_kwargs={**SMALL, **(model_kwargs or {})},
+        train_kwargs={**QUICK, **train_kwargs},
+    )
+
+
+@pytest.fixture(scope="module")
+def trained():
+    adata = scaug.datasets.simulate(600, 100, 4, imbalance=0.05, random_state=0)
+    X = adata.X.toarray() if sparse.issparse(adata.X) else np.array(adata.X)
+    X[:, 0] = 0
+    X[:2, 0] = 5
+    adata.X = sparse.csr_matrix(X.astype(np.float32))
+    return adata, _train(adata)
+
+
+def test_layers():
+    out = LSN(50.0)(torch.randn(6, 9))
+    assert torch.allclose(out.sum(1), torch.full((6,), 50.0)) and (out >= 0).all()
+    critic = ProjectionCritic(9, n_hidden=(4,), n_labels=3)
+    x = torch.rand(2, 9)
+    # the label projection starts at zero: equal scores for any label until trained
+    assert torch.allclose(critic(x, torch.tensor([0, 0])), critic(x, torch.tensor([2, 1])))
+
+
+def test_count_sampling_matches_library_sizes():
+    profiles = torch.rand(200, 30)
+    profiles[:, 3] = 0
+    library = np.full(200, 1000.0)
+    counts = sample_counts(profiles, library, sampler="multinomial", rng=np.random.default_rng(0))
+    assert (counts.sum(axis=1).A1 == 1000).all()
+    poisson = sample_counts(profiles, library, rng=torch.Generator().manual_seed(0))
+    assert abs(poisson.sum(axis=1).A1.mean() - 1000) < 20 and poisson[:, 3].nnz == 0
+    assert np.array_equal(poisson.data, np.round(poisson.data))
+    bg = sample_from_profiles(
+        np.array([[0.2, 0.8, 0.0], [1.0, 0.0, 0.0]]),
+        np.array([0, 1, 0]),
+        np.array([50, 7, 0]),
+        np.random.default_rng(0),
+    )
+    assert bg.sum(axis=1).A1.tolist() == [50, 7, 0] and bg[:, 2].sum() == 0 and bg[1, 0] == 7
+
+
+def test_cscgan_samples_counts_of_requested_labels(trained):
+    adata, model = trained
+    X, labels = model.sample({"type_3": 7, "type_0": 5}, random_state=1)
+    assert X.shape == (12, adata.n_vars)
+    assert labels.tolist() == ["type_3"] * 7 + ["type_0"] * 5
+    assert np.array_equal(X.data, np.round(X.data)) and X.data.min() > 0
+    assert X[:, 0].nnz == 0  # detected in 2 cells: not modelled, zero
+    assert model.var_names.equals(adata.var_names) and model.counts
+    assert len(model.modelled_genes) == 40 and len(model.background_genes_) == 59
+    assert model.params["generator_steps"] == 3
+    assert isinstance(scaug.Generator, type) and isinstance(model, scaug.Generator)
+
+
+def test_max_steps_counts_generator_steps(trained):
+    _, model = trained
+    plan = model.trainer.lightning_module
+    assert plan.generator_steps == 3 and plan.critic_steps == 3 * plan.n_critic
+    assert model.trainer.global_step == 3 * (plan.n_critic + 1)  # Lightning counts both optimizers
+    assert {"wasserstein_train", "critic_loss_train", "generator_loss_train"} <= set(model.history.columns)
+
+
+def test_same_seed_same_cells(sim):
+    a = _train(sim, random_state=3)
+    b = _train(sim, random_state=3)
+    x = a.sample({"type_1": 20}, random_state=5)[0]
+    assert (x != b.sample({"type_1": 20}, random_state=5)[0]).nnz == 0
+    assert (x != a.sample({"type_1": 20}, random_state=6)[0]).nnz > 0
+
+
+def test_save_load_round_trip(trained, tmp_path):
+    _, model = trained
+    model.save(tmp_path / "m", overwrite=True)
+    loaded = scaug.models.load_model(str(tmp_path / "m"))
+    assert type(loaded) is CSCGAN and loaded.labels == model.labels
+    x1, l1 = model.sample({"type_2": 15}, random_state=2)
+    x2, l2 = loaded.sample({"type_2": 15}, random_state=2)
+    assert (x1 != x2).nnz == 0 and (l1 == l2).all()
+    critic_keys = [k for k in loaded.module.state_dict() if k.startswith("critic.")]
+    assert critic_keys  # the critic is saved with the generator
+
+
+def test_augment_and_generate_with_cscgan(sim, trained):
+    aug = scaug.tl.augment(
+        sim, "cscgan", labels_key="cell_type", model_kwargs=SMALL, train_kwargs=QUICK, random_state=0
+    )
+    syn = aug[aug.obs["scaug_synthetic"].to_numpy()]
+    assert syn.n_obs > 0 and (aug.obs.loc[syn.obs_names, "scaug_method"] == "cscgan").all()
+    assert np.array_equal(aug[: sim.n_obs].X.toarray(), sim.X.toarray() if sparse.issparse(sim.X) else sim.X)
+    model = trained[1]
+    out = scaug.tl.generate(model, {"type_3": 9}, labels_key="cell_type")
+    assert out.n_obs == 9 and (out.obs["cell_type"] == "type_3").all()
+    again = scaug.tl.augment(sim, model, labels_key="cell_type", n_cells={"type_0": 4})
+    assert again.obs["scaug_synthetic"].sum() == 4
+
+
+def test_scgan_labels_generated_cells(sim):
+    model = _train(sim, "scgan")
+    X, labels = model.sample({"type_0": 10, "type_3": 3}, random_state=0)
+    assert X.shape[0] == len(labels) <= 13
+    assert set(labels) <= {"type_0", "type_3"} and (labels == "type_0").sum() <= 10
+    assert scaug.methods().loc["scgan", "conditional"] == False  # noqa: E712
+
+
+def test_continuous_space_round_trip(sim):
+    logn = sim.copy()
+    X = logn.X.toarray() if sparse.issparse(logn.X) else np.array(logn.X, dtype=np.float64)
+    logn.X = sparse.csr_matrix(np.log1p(X / X.sum(1, keepdims=True) * 1e4).astype(np.float32))
+    model = _train(logn)
+    assert not model.counts and model.space == "continuous"
+    X, _ = model.sample({"type_1": 10}, random_state=0)
+    assert X.min() >= 0 and not np.array_equal(X.data, np.round(X.data))
+
+
+def test_normalized_output(sim):
+    model = _train(sim, model_kwargs={"output": "normalized"})
+    X, _ = model.sample({"type_1": 5}, random_state=0)
+    assert not model.counts and np.allclose(X.sum(axis=1).A1, 20_000, rtol=1e-4)
+
+
+def test_published_preset(sim):
+    model = scaug.tl.train_generator(
+        sim, "cscgan", labels_key="cell_type", model_kwargs={"preset": "published"}, train_kwargs=QUICK
+    )
+    assert model.params["n_hidden_generator"] == [256, 512, 1024] and model.params["n_critic"] == 5
+    assert len(model.modelled_genes) == sim.n_vars  # every gene of sim is detected in >= 3 cells
+
+
+def test_early_stopping_monitors_validation_wasserstein(sim):
+    model = _train(sim, max_steps=None, max_epochs=2, early_stopping=True, early_stopping_patience=1)
+    assert "wasserstein_validation" in model.history.columns
+
+
+def test_nan_loss_stops_with_clear_error(sim):
+    CSCGAN.setup_anndata(sim, labels_key="cell_type")
+    model = CSCGAN(sim, **SMALL)
+    with torch.no_grad():
+        model.module.critic.output.weight.fill_(float("nan"))
+    with pytest.raises(GANTrainingError, match="critic loss became nan"):
+        model.train(**QUICK)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"model_kwargs": {"n_hidden": 3}}, "unknown model_kwargs"),
+        ({"model_kwargs": {"preset": "slow"}}, "unknown preset"),
+        ({"model_kwargs": {"output": "probabilities"}}, "output must be"),
+        ({"train_kwargs": {"max_stepz": 3}}, "unknown train_kwargs"),
+    ],
+)
+def test_bad_options(sim, kwargs, message):
+    with pytest.raises(scaug.ScaugInputError, match=message):
+        scaug.tl.train_generator(sim, "cscgan", labels_key="cell_type", **kwargs)
+
+
+def test_bad_input(trained, tmp_path, sim):
+    _, model = trained
+    with pytest.raises(scaug.ScaugInputError, match="unknown labels"):
+        model.sample({"nope": 3})
+    with pytest.raises(scaug.ScaugInputError, match="no saved scaug model"):
+        scaug.models.load_model(str(tmp_path))
+    unlabelled = sim.copy()
+    unlabelled.obs["cell_type"] = unlabelled.obs["cell_type"].astype(object)
+    unlabelled.obs.iloc[0, unlabelled.obs.columns.get_loc("cell_type")] = None
+    with pytest.raises(scaug.ScaugInputError, match="missing labels"):
+        SCGAN.setup_anndata(unlabelled, labels_key="cell_type")
+
+
+def test_cli_train_then_augment_and_generate_with_model(sim, tmp_path, capsys):
+    data = tmp_path / "sim.h5ad"
+    sim.write_h5ad(data)
+    model_dir = tmp_path / "model"
+    kwargs = [
+        "--model-kwargs",
+        '{"n_latent": 8, "n_hidden_generator": [16], "n_hidden_critic": [16]}',
+        "--train-kwargs",
+        '{"max_steps": 2, "enable_progress_bar": false}',
+    ]
+    assert main(["train", "-i", str(data), "-o", str(model_dir), "--labels-key", "cell_type", *kwargs]) == 0
+    assert main(["train", "-i", str(data), "-o", str(model_dir), "--labels-key", "cell_type"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    out = tmp_path / "aug.h5ad"
+    assert (
+        main(
+            [
+                "augment",
+                "-i",
+                str(data),
+                "-o",
+                str(out),
+                "--labels-key",
+                "cell_type",
+                "--model",
+                str(model_dir),
+            ]
+        )
+        == 0
+    )
+    assert set(ad.read_h5ad(out).obs["scaug_method"]) == {"real", "cscgan"}
+    syn = tmp_path / "syn.h5ad"
+    assert (
+        main(
+            [
+                "generate",
+                "-o",
+                str(syn),
+                "--labels-key",
+                "cell_type",
+                "--model",
+                str(model_dir),
+                "--n-cells",
+                "type_2=6",
+            ]
+        )
+        == 0
+    )
+    assert ad.read_h5ad(syn).n_obs == 6
+    assert (
+        main(
+            ["train", "-i", str(data), "-o", str(tmp_path / "s"), "--labels-key", "cell_type", "-m", "smote"]
+        )
+        == 2
+    )
