@@ -347,7 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ._validation import ScaugInputError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="scaug: %(message)s")
+    # Only scaug's own logger: a root handler would print every Lightning message a second time.
+    logger = logging.getLogger("scaug")
+    if not any(getattr(h, "scaug_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("scaug: %(message)s"))
+        handler.scaug_cli = True
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         return _COMMANDS[args.command][1](args)
     except ScaugInputError as err:
