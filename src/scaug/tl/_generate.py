@@ -16,7 +16,7 @@ from .._registry import MethodSpec, get_method
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError
-from ._train import fit_method, label_counts, training_data
+from ._train import fit_method
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -231,6 +231,3 @@ def sample_adata(
 
 def _dense(matrix):
     return matrix.toarray() if sparse.issparse(matrix) else matrix
-
-
-__all__ = ["generate", "label_counts", "training_data"]

@@ -5,7 +5,6 @@ import time
 from typing import TYPE_CHECKING
 
 import anndata as ad
-import numpy as np
 import pandas as pd
 
 from .. import _provenance
@@ -145,10 +144,3 @@ def training_data(adata: AnnData, *, labels_key: str, layer: str | None, key: st
     train = ad.AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
     train.uns["scaug_space"] = space.kind
     return train, space
-
-
-def label_counts(train: AnnData, labels_key: str) -> pd.Series:
-    """Training cells per label, labels as strings, in category order."""
-    counts = train.obs[labels_key].value_counts(sort=False)
-    counts.index = counts.index.astype(str)
-    return counts.astype(np.int64)
