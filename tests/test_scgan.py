@@ -65,16 +65,33 @@ def test_count_sampling_matches_library_sizes():
     library = np.full(200, 1000.0)
     counts = sample_counts(profiles, library, sampler="multinomial", rng=np.random.default_rng(0))
     assert (counts.sum(axis=1).A1 == 1000).all()
-    poisson = sample_counts(profiles, library, rng=torch.Generator().manual_seed(0))
+    poisson = sample_counts(profiles, library, sampler="poisson", rng=torch.Generator().manual_seed(0))
     assert abs(poisson.sum(axis=1).A1.mean() - 1000) < 20 and poisson[:, 3].nnz == 0
     assert np.array_equal(poisson.data, np.round(poisson.data))
-    bg = sample_from_profiles(
-        np.array([[0.2, 0.8, 0.0], [1.0, 0.0, 0.0]]),
-        np.array([0, 1, 0]),
-        np.array([50, 7, 0]),
-        np.random.default_rng(0),
-    )
-    assert bg.sum(axis=1).A1.tolist() == [50, 7, 0] and bg[:, 2].sum() == 0 and bg[1, 0] == 7
+    # rounding moves each of the 29 expressed genes by less than one count, and is unbiased
+    rounded = sample_counts(profiles, library, rng=torch.Generator().manual_seed(0))
+    expected = (profiles / profiles.sum(1, keepdim=True) * 1000).numpy()
+    assert np.abs(rounded.toarray() - expected).max() < 1 and rounded[:, 3].nnz == 0
+    assert (np.abs(rounded.sum(axis=1).A1 - 1000) < 29).all()
+    assert abs(rounded.toarray().mean(0) - expected.mean(0)).max() < 0.1
+    assert rounded.has_sorted_indices and np.array_equal(rounded.data, np.round(rounded.data))
+    # background genes: Poisson counts around each label's profile, from dense and tail genes alike
+    rng = np.random.default_rng(1)
+    p = rng.random((3, 400)) ** 8  # a few high genes (drawn densely) and a long tail
+    p[:, 5] = 0
+    p /= p.sum(1, keepdims=True)
+    rows, totals = rng.integers(0, 3, 3000), rng.integers(0, 300, 3000)
+    totals[:10] = 0
+    bg = sample_from_profiles(p, rows, totals, rng)
+    assert bg.has_canonical_format and bg[:10].nnz == 0 and bg[:, 5].nnz == 0
+    assert np.array_equal(bg.data, np.round(bg.data))
+    sums = bg.sum(axis=1).A1
+    assert abs(sums.sum() / totals.sum() - 1) < 0.01 and abs(np.var(sums - totals) / totals.mean() - 1) < 0.15
+    dense = p.max(0) * np.median(totals) >= 2.0
+    assert dense.sum() > 5 and (~dense).sum() > 5  # both paths are exercised
+    for r in range(3):
+        observed = bg[rows == r].sum(axis=0).A1
+        assert np.abs(observed / observed.sum() - p[r]).max() < 0.01
 
 
 def test_cscgan_samples_counts_of_requested_labels(trained):

@@ -3,4 +3,13 @@
 from ._load import load_model
 from .cscgan import CSCGAN, SCGAN
 
-__all__ = ["CSCGAN", "SCGAN", "load_model"]
+__all__ = ["CSCGAN", "GARAGE", "SCGAN", "load_model"]
+
+
+def __getattr__(name: str):
+    # GARAGE needs torch-geometric: imported on first use, not with every model.
+    if name == "GARAGE":
+        from .garage import GARAGE
+
+        return GARAGE
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

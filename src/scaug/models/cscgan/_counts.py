@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-CountSampler = Literal["poisson", "multinomial"]
+CountSampler = Literal["round", "poisson", "multinomial"]
 
 
 def library_sizes_by_label(library_sizes: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -54,7 +54,7 @@ def sample_counts(
     profiles: torch.Tensor,
     library_sizes: np.ndarray,
     *,
-    sampler: CountSampler = "poisson",
+    sampler: CountSampler = "round",
     rng: torch.Generator | np.random.Generator,
 ) -> sparse.csr_matrix:
     """Integer counts from non-negative expression profiles (cells x genes).
@@ -66,12 +66,14 @@ def sample_counts(
     library_sizes
         Total counts per cell.
     sampler
-        ``"poisson"``: independent Poisson counts with those means (library sizes match in
-        expectation; only genes with a non-zero mean are drawn, fast); ``"multinomial"``: exactly
-        the library size per cell (slower).
+        ``"round"``: the expected counts rounded up with probability equal to their fraction
+        (unbiased, adds the least noise: a generator trained on library-normalised real cells has
+        learnt their counting noise already, and Poisson or multinomial draws add it a second
+        time); ``"poisson"``: independent Poisson counts with those means; ``"multinomial"``:
+        exactly the library size per cell (slowest).
     rng
-        A :class:`torch.Generator` for ``"poisson"``, a :class:`numpy.random.Generator` for
-        ``"multinomial"``.
+        A :class:`torch.Generator` for ``"round"`` and ``"poisson"``, a
+        :class:`numpy.random.Generator` for ``"multinomial"``.
 
     Returns
     -------
@@ -82,26 +84,38 @@ def sample_counts(
     >>> import numpy as np, torch
     >>> p = torch.tensor([[1.0, 3.0], [0.0, 1.0]])
     >>> X = sample_counts(p, np.array([100, 50]), rng=torch.Generator().manual_seed(0))
-    >>> X.shape, float(X[1, 0])
-    ((2, 2), 0.0)
+    >>> X.toarray().tolist()
+    [[25.0, 75.0], [0.0, 50.0]]
     """
-    n = profiles.shape[0]
     totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12)
-    if sampler == "poisson":
+    if sampler in ("round", "poisson"):
         scale = torch.as_tensor(library_sizes, dtype=profiles.dtype, device=profiles.device)[:, None] / totals
         rates = profiles * scale
         rows, cols = torch.nonzero(rates, as_tuple=True)  # row-major: rows come out sorted
-        values = torch.poisson(rates[rows, cols], generator=rng)
+        rates = rates[rows, cols]
+        if sampler == "poisson":
+            values = torch.poisson(rates, generator=rng)
+        else:
+            values = torch.floor(rates)
+            values += torch.rand(rates.shape, generator=rng, device=rates.device) < rates - values
         keep = values > 0
-        rows, cols, values = rows[keep].numpy(), cols[keep].numpy(), values[keep].numpy()
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
-        return sparse.csr_matrix((values.astype(np.float32), cols, indptr), shape=tuple(profiles.shape))
+        return _csr(rows[keep], cols[keep], values[keep], tuple(profiles.shape))
     if sampler == "multinomial":
         pvals = (profiles / totals).double().cpu().numpy()
         pvals /= pvals.sum(axis=1, keepdims=True)
         counts = rng.multinomial(np.asarray(library_sizes, dtype=np.int64), pvals)
         return sparse.csr_matrix(counts.astype(np.float32))
-    raise ValueError(f"unknown count sampler {sampler!r} (use 'poisson' or 'multinomial')")
+    raise ValueError(f"unknown count sampler {sampler!r} (use 'round', 'poisson' or 'multinomial')")
+
+
+def _csr(
+    rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
+) -> sparse.csr_matrix:
+    """CSR matrix from row-sorted coordinates."""
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows.cpu().numpy(), minlength=shape[0]))])
+    return sparse.csr_matrix(
+        (values.cpu().numpy().astype(np.float32), cols.cpu().numpy(), indptr), shape=shape
+    )
 
 
 def mean_profiles(matrix, labels: np.ndarray, order: list[str]) -> np.ndarray:
@@ -127,39 +141,103 @@ def mean_profiles(matrix, labels: np.ndarray, order: list[str]) -> np.ndarray:
 
 
 def sample_from_profiles(
-    profiles: np.ndarray, rows: np.ndarray, totals: np.ndarray, rng: np.random.Generator
-):
-    """Multinomial counts: cell ``i`` gets ``totals[i]`` counts spread by ``profiles[rows[i]]``.
+    profiles: np.ndarray,
+    rows: np.ndarray,
+    totals: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    dense_mean: float = 2.0,
+) -> sparse.csr_matrix:
+    """Poisson counts: cell ``i`` gets ``Poisson(totals[i] * profiles[rows[i], g])`` counts of gene ``g``.
 
-    Draws one gene per count (cost grows with the counts, not with cells x genes), so it suits many
-    genes with small counts each.
+    Made for many genes with small counts each (the genes a GAN does not model). Genes whose mean
+    count reaches ``dense_mean`` in a typical cell are drawn gene by gene; the long tail of the
+    others is drawn count by count: a Poisson number of counts per cell, each placed on a gene
+    drawn from the tail's profile (the same distribution, at a cost that grows with the counts,
+    not with cells x genes).
 
     Returns
     -------
-    CSR matrix, cells x genes.
+    CSR matrix, cells x genes, with sorted indices; row sums equal ``totals`` in expectation.
 
     Examples
     --------
     >>> import numpy as np
-    >>> X = sample_from_profiles(np.array([[0.5, 0.5, 0.0]]), np.array([0, 0]), np.array([4, 2]),
+    >>> X = sample_from_profiles(np.array([[0.5, 0.5, 0.0]]), np.array([0, 0]), np.array([4, 0]),
     ...                          np.random.default_rng(0))
-    >>> X.sum(axis=1).A1.tolist(), float(X[:, 2].sum())
-    ([4.0, 2.0], 0.0)
+    >>> X.shape, float(X[1].sum()), float(X[:, 2].sum())
+    ((2, 3), 0.0, 0.0)
+    """
+    profiles = np.asarray(profiles, dtype=np.float64)
+    rows = np.asarray(rows)
+    totals = np.asarray(totals, dtype=np.float64)
+    shape = (len(totals), profiles.shape[1])
+    typical = float(np.median(totals)) if len(totals) else 0.0
+    is_dense = profiles.max(axis=0, initial=0.0) * typical >= dense_mean
+    dense, tail = np.flatnonzero(is_dense), np.flatnonzero(~is_dense)
+    out = with_columns(
+        sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[rows][:, dense])), dense, shape
+    )
+    tail_profiles = profiles[:, tail]
+    tail_counts = rng.poisson(totals * tail_profiles.sum(axis=1)[rows])
+    return out + with_columns(_draw_counts(tail_profiles, rows, tail_counts, rng), tail, shape)
+
+
+def with_columns(block: sparse.csr_matrix, columns: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """``block`` (cells x ``len(columns)``) as the ``columns`` (ascending) of a ``shape`` matrix."""
+    block = sparse.csr_matrix(block, dtype=np.float32)
+    block.eliminate_zeros()
+    return sparse.csr_matrix((block.data, columns[block.indices], block.indptr), shape=shape)
+
+
+def _draw_counts(
+    profiles: np.ndarray, rows: np.ndarray, totals: np.ndarray, rng: np.random.Generator
+) -> sparse.csr_matrix:
+    """Cell ``i`` gets ``totals[i]`` counts, each on a gene drawn from ``profiles[rows[i]]`` (multinomial).
+
+    Each cell's draws are made in gene order (inverse CDF of sorted uniforms), so equal genes are
+    neighbours and the CSR matrix is built without sorting.
     """
     totals = np.asarray(totals, dtype=np.int64)
-    rows = np.asarray(rows)
-    all_cells, all_genes = [], []
-    for r in np.unique(rows):
+    groups = []
+    for r in np.unique(rows[totals > 0]):
         cells = np.flatnonzero(rows == r)
-        cells = np.repeat(cells, totals[cells])
-        all_cells.append(cells)
-        all_genes.append(_inverse_cdf(profiles[r], rng.random(len(cells))))
-    cells, genes = np.concatenate(all_cells), np.concatenate(all_genes)
+        draws = _inverse_cdf(profiles[r], _sorted_uniforms(totals[cells], rng))
+        # A run of one gene within a cell is one entry with a count.
+        starts = np.cumsum(totals[cells]) - totals[cells]  # first draw of each cell
+        new = np.ones(len(draws), dtype=bool)
+        new[1:] = draws[1:] != draws[:-1]
+        new[starts[starts < len(draws)]] = True
+        first = np.flatnonzero(new)
+        per_cell = np.diff(np.r_[np.searchsorted(first, starts), len(first)])
+        groups.append((np.repeat(cells, per_cell), draws[first], np.diff(np.r_[first, len(draws)])))
+    if not groups:
+        return sparse.csr_matrix((len(totals), profiles.shape[1]), dtype=np.float32)
+    cells, genes, counts = (np.concatenate(parts) for parts in zip(*groups, strict=True))
+    if len(groups) > 1:  # groups are sorted within; a stable sort by cell keeps genes in order
+        order = np.argsort(cells, kind="stable")
+        cells, genes, counts = cells[order], genes[order], counts[order]
+    indptr = np.r_[0, np.cumsum(np.bincount(cells, minlength=len(totals)))]
     out = sparse.csr_matrix(
-        (np.ones(len(cells), dtype=np.float32), (cells, genes)), shape=(len(totals), profiles.shape[1])
+        (counts.astype(np.float32), genes, indptr), shape=(len(totals), profiles.shape[1])
     )
-    out.sum_duplicates()
+    out.has_sorted_indices = True
     return out
+
+
+def _sorted_uniforms(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``counts[k]`` sorted uniforms per segment ``k``, segments one after the other.
+
+    The partial sums of ``n + 1`` exponential spacings, divided by their total, are distributed as
+    ``n`` sorted uniforms.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    cum = np.cumsum(rng.standard_exponential(int(counts.sum())))
+    ends = np.cumsum(counts)
+    at = np.r_[0.0, cum]  # at[i]: sum of the first i spacings
+    before = at[ends - counts]
+    total = at[ends] - before + rng.standard_exponential(len(counts))
+    return (cum - np.repeat(before, counts)) / np.repeat(total, counts)
 
 
 def _inverse_cdf(profile: np.ndarray, u: np.ndarray) -> np.ndarray:

@@ -89,7 +89,8 @@ def fit(
         raise ScaugInputError(f"unknown preset {preset!r}; use one of {list(PRESETS)}")
     model_kwargs = {**PRESETS[preset]["model"], **model_kwargs}
     train_kwargs = {**PRESETS[preset]["train"], **train_kwargs}
-    _check_kwargs(cls.__init__, model_kwargs, "model_kwargs", skip=("adata", "registry"))
+    # Subclasses take cscGAN's options as **kwargs: accept both signatures.
+    _check_kwargs((cls.__init__, GANModelBase.__init__), model_kwargs, "model_kwargs")
     scvi.settings.seed = random_state
     cls.setup_anndata(adata, labels_key=labels_key)
     _check_train_kwargs(cls, train_kwargs)
@@ -116,8 +117,14 @@ def _check_train_kwargs(cls: type[GANModelBase], train_kwargs: dict) -> None:
         raise ScaugInputError(f"unknown train_kwargs {unknown} for {cls._method} (see {cls.__name__}.train)")
 
 
-def _check_kwargs(func, kwargs: dict, what: str, skip: tuple[str, ...] = ()) -> None:
-    known = [p for p in inspect.signature(func).parameters if p not in ("self", *skip)]
+def _check_kwargs(funcs, kwargs: dict, what: str) -> None:
+    known = [
+        p
+        for func in funcs
+        for p, param in inspect.signature(func).parameters.items()
+        if p not in ("self", "adata", "registry") and param.kind is not param.VAR_KEYWORD
+    ]
+    known = list(dict.fromkeys(known))
     unknown = sorted(set(kwargs) - set(known))
     if unknown:
         raise ScaugInputError(f"unknown {what} {unknown}; known: {known}")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,6 @@ from scvi import REGISTRY_KEYS, settings
 
 from ..._validation import ScaugInputError
 from ..cscgan import GANModelBase
-from ..cscgan._counts import CountSampler
 from ._module import GarageModule
 from ._sampling import RarePrioritySplitter, rare_priority_weights
 from ._seeds import SeedSelector
@@ -54,8 +51,9 @@ class GARAGE(GANModelBase):
     seed_kwargs
         Options of :class:`~scaug.models.garage.SeedSelector` (e.g. ``rare_fraction``,
         ``seed_fraction``, ``rare_weight``, ``n_neighbors``).
-    n_latent, n_hidden_generator, n_hidden_critic, library_size, log_critic_input, min_cells, n_top_genes, modelled_genes, space, output, count_sampler
-        See :class:`~scaug.models.CSCGAN`.
+    **kwargs
+        Generator, critic, gene and output options of :class:`~scaug.models.CSCGAN`, with the same
+        defaults.
 
     Attributes
     ----------
@@ -91,17 +89,7 @@ class GARAGE(GANModelBase):
         seed_noise: float = 0.1,
         rare_sampling: float = 5.0,
         seed_kwargs: dict | None = None,
-        n_latent: int = 64,
-        n_hidden_generator: Sequence[int] = (256, 512),
-        n_hidden_critic: Sequence[int] = (512, 256),
-        library_size: float = 20_000.0,
-        log_critic_input: bool = True,
-        min_cells: int = 3,
-        n_top_genes: int | None = None,
-        modelled_genes: Sequence[str] | None = None,
-        space: Literal["counts", "continuous"] | None = None,
-        output: Literal["counts", "normalized"] = "counts",
-        count_sampler: CountSampler = "poisson",
+        **kwargs,
     ):
         if not 0 <= seeded_fraction <= 1:
             raise ScaugInputError(f"seeded_fraction must be in [0, 1], got {seeded_fraction}")
@@ -119,21 +107,7 @@ class GARAGE(GANModelBase):
             "n_gat_heads": sp["n_heads"],
             "gat_dropout": sp["dropout"],
         }
-        super().__init__(
-            adata,
-            registry,
-            n_latent=n_latent,
-            n_hidden_generator=n_hidden_generator,
-            n_hidden_critic=n_hidden_critic,
-            library_size=library_size,
-            log_critic_input=log_critic_input,
-            min_cells=min_cells,
-            n_top_genes=n_top_genes,
-            modelled_genes=modelled_genes,
-            space=space,
-            output=output,
-            count_sampler=count_sampler,
-        )
+        super().__init__(adata, registry, **kwargs)
         extra = {"seeded_fraction": seeded_fraction, "seed_noise": seed_noise, "rare_sampling": rare_sampling}
         self.init_params_["non_kwargs"].update({**extra, "seed_kwargs": seed_kwargs})
         self.seeds_: pd.DataFrame | None = None
