@@ -14,17 +14,18 @@ step of ``GANModelBase._to_output``:
 Split: 80/20 stratified (seed 0) as in bench_cscgan.py; the 80 % is halved (seed 1): the embedding
 is fitted on one half, the other half is the source of the "synthetic" cells.
 
-    python benchmarks/bench_count_sampling.py --dataset pbmc3k
+    python benchmarks/bench_count_sampling.py --dataset pbmc3k  # appends to results/count_sampling.csv
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-from bench_cscgan import DATA, DATASETS, split
+from bench_cscgan import DATA, DATASETS, ROOT, split
 from scipy import sparse
 from sklearn.model_selection import train_test_split
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="pbmc3k")
     parser.add_argument("--repeats", type=int, default=3, help="random-forest seeds averaged")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "count_sampling.csv"))
     args = parser.parse_args()
     file, key = DATASETS[args.dataset]
     train, heldout = split(ad.read_h5ad(DATA / file), key)
@@ -90,6 +92,9 @@ def main() -> None:
     table = pd.DataFrame(rows, columns=["cells", "auc"])
     print(f"{args.dataset}: {source.n_obs} source cells vs {heldout.n_obs} held-out cells")
     print(table.to_string(index=False))
+    table.insert(0, "dataset", args.dataset)
+    out = Path(args.out)
+    table.to_csv(out, mode="a", header=not out.exists(), index=False)
 
 
 if __name__ == "__main__":
