@@ -99,7 +99,7 @@ def sample_counts(
             values = torch.floor(rates)
             values += torch.rand(rates.shape, generator=rng, device=rates.device) < rates - values
         keep = values > 0
-        return _csr(rows[keep], cols[keep], values[keep], tuple(profiles.shape))
+        return _csr(rows[keep].numpy(), cols[keep].numpy(), values[keep].numpy(), tuple(profiles.shape))
     if sampler == "multinomial":
         pvals = (profiles / totals).double().cpu().numpy()
         pvals /= pvals.sum(axis=1, keepdims=True)
@@ -108,14 +108,12 @@ def sample_counts(
     raise ValueError(f"unknown count sampler {sampler!r} (use 'round', 'poisson' or 'multinomial')")
 
 
-def _csr(
-    rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]
-) -> sparse.csr_matrix:
-    """CSR matrix from row-sorted coordinates."""
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows.cpu().numpy(), minlength=shape[0]))])
-    return sparse.csr_matrix(
-        (values.cpu().numpy().astype(np.float32), cols.cpu().numpy(), indptr), shape=shape
-    )
+def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:
+    """CSR matrix from coordinates sorted by row (and by column within a row)."""
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=shape[0]))]
+    out = sparse.csr_matrix((values.astype(np.float32), cols, indptr), shape=shape)
+    out.has_sorted_indices = True
+    return out
 
 
 def mean_profiles(matrix, labels: np.ndarray, order: list[str]) -> np.ndarray:
@@ -176,7 +174,7 @@ def sample_from_profiles(
     is_dense = profiles.max(axis=0, initial=0.0) * typical >= dense_mean
     dense, tail = np.flatnonzero(is_dense), np.flatnonzero(~is_dense)
     out = with_columns(
-        sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[rows][:, dense])), dense, shape
+        sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[:, dense][rows])), dense, shape
     )
     tail_profiles = profiles[:, tail]
     tail_counts = rng.poisson(totals * tail_profiles.sum(axis=1)[rows])
@@ -217,12 +215,7 @@ def _draw_counts(
     if len(groups) > 1:  # groups are sorted within; a stable sort by cell keeps genes in order
         order = np.argsort(cells, kind="stable")
         cells, genes, counts = cells[order], genes[order], counts[order]
-    indptr = np.r_[0, np.cumsum(np.bincount(cells, minlength=len(totals)))]
-    out = sparse.csr_matrix(
-        (counts.astype(np.float32), genes, indptr), shape=(len(totals), profiles.shape[1])
-    )
-    out.has_sorted_indices = True
-    return out
+    return _csr(cells, genes, counts, (len(totals), profiles.shape[1]))
 
 
 def _sorted_uniforms(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
