@@ -219,6 +219,29 @@ def test_embedding_fitted_on_real_only_and_projects(sim_parts):
     assert not scaug.metrics.fit_embedding(logged, n_pcs=5).counts
 
 
+def test_highly_variable_genes_match_scanpy_seurat_flavour(sim_parts):
+    import anndata as ad
+    import scanpy as sc
+
+    train, _, _ = sim_parts
+    expr = scaug.metrics.log_normalise(train.X, counts=True)
+    ours = scaug.metrics.highly_variable_genes(expr, train.var_names, n_top_genes=100)
+    filtered = ad.AnnData(expr, var=train.var.copy())
+    sc.pp.filter_genes(filtered, min_cells=3)
+    hvg = sc.pp.highly_variable_genes(filtered, n_top_genes=100, flavor="seurat", inplace=False)
+    assert list(ours) == list(filtered.var_names[hvg["highly_variable"].to_numpy()])
+    # a gene seen in two cells only never competes, however variable
+    X = train.X.toarray()
+    X[:, 0] = 0
+    X[:2, 0] = 500
+    expr = scaug.metrics.log_normalise(sparse.csr_matrix(X), counts=True)
+    genes = scaug.metrics.highly_variable_genes(expr, train.var_names, n_top_genes=train.n_vars)
+    assert train.var_names[0] not in genes
+    assert train.var_names[0] in scaug.metrics.highly_variable_genes(
+        expr, train.var_names, n_top_genes=train.n_vars, min_cells=2
+    )
+
+
 def test_embedding_bad_input(sim_parts):
     train, ref, _ = sim_parts
     emb = scaug.metrics.fit_embedding(train, n_pcs=5)

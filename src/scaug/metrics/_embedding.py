@@ -180,30 +180,71 @@ def fit_embedding(
     )
 
 
-def highly_variable_genes(expr, var_names: pd.Index, *, n_top_genes: int) -> pd.Index:
-    """Top genes by normalised dispersion (Seurat flavour, 20 mean bins) of log-normalised expression.
+def highly_variable_genes(expr, var_names: pd.Index, *, n_top_genes: int, min_cells: int = 3) -> pd.Index:
+    """Top genes by normalised dispersion, as scanpy's ``highly_variable_genes(flavor="seurat")``.
 
-    Genes expressed in no cell are never chosen.
+    Mean and dispersion are computed on the de-logged values (``expm1`` of the log-normalised
+    expression), dispersions are normalised within 20 bins of mean expression, and only genes
+    detected in at least ``min_cells`` cells compete, as after the usual
+    ``sc.pp.filter_genes(adata, min_cells=3)``: without that filter the top of the ranking is
+    genes seen in one or two cells, whose dispersion is all noise.
+
+    Parameters
+    ----------
+    expr
+        Log-normalised expression (cells x genes), dense or sparse.
+    var_names
+        Gene names of the columns.
+    n_top_genes
+        Number of genes to return (fewer when fewer genes qualify).
+    min_cells
+        Genes non-zero in fewer cells are never chosen.
+
+    Returns
+    -------
+    The chosen genes, in the order of ``var_names``.
+
+    Examples
+    --------
+    >>> import scaug
+    >>> from scaug.metrics import highly_variable_genes, log_normalise
+    >>> adata = scaug.datasets.simulate(300, 100, 3, random_state=0)
+    >>> genes = highly_variable_genes(log_normalise(adata.X, counts=True), adata.var_names, n_top_genes=20)
+    >>> len(genes)
+    20
     """
-    mean, var = mean_var(expr)
-    expressed = var > 0
-    if not expressed.any():
-        raise ScaugInputError("no gene varies across the real cells; cannot build an evaluation embedding")
-    # dispersion on the exponentiated scale, as scanpy's flavor="seurat"
-    mean_exp = np.expm1(mean)
-    var_exp = np.maximum(np.expm1(var), 0)
+    detected = np.flatnonzero(n_cells_expressing(expr) >= min_cells)
+    sub = expr[:, detected]
+    if sparse.issparse(sub):
+        sub = sparse.csr_matrix(sub, dtype=np.float64, copy=True)
+        sub.data = np.expm1(sub.data)
+    else:
+        sub = np.expm1(np.asarray(sub, dtype=np.float64))
+    mean, var = mean_var(sub)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dispersion = np.log(np.where(mean_exp > 0, var_exp / mean_exp, np.nan))
-    bins = pd.cut(np.log1p(mean_exp), bins=20)
-    frame = pd.DataFrame({"dispersion": dispersion, "bin": bins})
+        dispersion = np.log(np.where((mean > 0) & (var > 0), var / np.where(mean > 0, mean, 1.0), np.nan))
+    if not np.isfinite(dispersion).any():
+        raise ScaugInputError(
+            f"no gene detected in at least {min_cells} cells varies across them; cannot choose variable genes"
+        )
+    frame = pd.DataFrame({"dispersion": dispersion, "bin": pd.cut(np.log1p(mean), bins=20)})
     grouped = frame.groupby("bin", observed=True)["dispersion"]
-    centre = grouped.transform("mean")
-    spread = grouped.transform("std").fillna(0).replace(0, 1.0)
+    centre, spread = grouped.transform("mean"), grouped.transform("std")
+    # A gene alone in its bin scores 1, as in scanpy.
+    alone = spread.isna()
+    spread, centre = spread.where(~alone, centre), centre.where(~alone, 0.0)
     score = ((frame["dispersion"] - centre) / spread).to_numpy()
-    score = np.where(expressed & np.isfinite(score), score, -np.inf)
-    n = int(min(n_top_genes, expressed.sum()))
-    top = np.argsort(-score, kind="stable")[:n]
+    score = np.where(np.isfinite(score), score, -np.inf)
+    n = int(min(n_top_genes, np.isfinite(score).sum()))
+    top = detected[np.argsort(-score, kind="stable")[:n]]
     return var_names[np.sort(top)]
+
+
+def n_cells_expressing(expr) -> np.ndarray:
+    """Number of cells in which each gene is non-zero."""
+    if sparse.issparse(expr):
+        return np.asarray((expr != 0).sum(axis=0)).ravel()
+    return np.count_nonzero(np.asarray(expr), axis=0)
 
 
 def mean_var(expr) -> tuple[np.ndarray, np.ndarray]:
