@@ -11,8 +11,8 @@ from scipy import sparse
 import scaug
 from scaug.cli import main
 from scaug.models import CSCGAN, SCGAN
-from scaug.models.cscgan import LSN, GANTrainingError, ProjectionCritic, sample_counts
-from scaug.models.cscgan._counts import sample_from_profiles
+from scaug.models.cscgan import LSN, GANModule, GANTrainingError, ProjectionCritic, sample_counts
+from scaug.models.cscgan._counts import RowStack, sample_from_profiles
 
 SMALL = {"n_latent": 8, "n_hidden_generator": (16,), "n_hidden_critic": (16,), "n_top_genes": 40}
 QUICK = {"max_steps": 3, "batch_size": 64, "enable_progress_bar": False}
@@ -51,12 +51,73 @@ def trained():
 
 
 def test_layers():
-    out = LSN(50.0)(torch.randn(6, 9))
-    assert torch.allclose(out.sum(1), torch.full((6,), 50.0)) and (out >= 0).all()
+    x = torch.randn(6, 9)
+    for activation in ("softmax", "relu"):
+        out = LSN(50.0, activation=activation)(x)
+        assert torch.allclose(out.sum(1), torch.full((6,), 50.0)) and (out >= 0).all()
+    # softmax leaves every gene a share (sporadic expression can be learnt), ReLU zeroes some
+    assert (LSN(50.0)(x) > 0).all() and (LSN(50.0, activation="relu")(x) == 0).any()
+    assert torch.equal(LSN(None)(x), torch.relu(x))
     critic = ProjectionCritic(9, n_hidden=(4,), n_labels=3)
     x = torch.rand(2, 9)
     # the label projection starts at zero: equal scores for any label until trained
     assert torch.allclose(critic(x, torch.tensor([0, 0])), critic(x, torch.tensor([2, 1])))
+
+
+def test_counted_draws_counts_with_a_straight_through_gradient():
+    module = GANModule(30, 2, n_hidden_generator=(8,), n_hidden_critic=(8,), library_size=1e4)
+    profiles = (torch.rand(50, 30) * 2).softmax(dim=1).mul(1e4).requires_grad_(True)
+    library = torch.full((50,), 400.0)
+    for sampler, draw in [
+        ("poisson", torch.poisson),
+        ("round", lambda e: torch.floor(e) + (torch.rand_like(e) < e - torch.floor(e)).float()),
+    ]:
+        torch.manual_seed(0)
+        out = module.counted(profiles, library, sampler=sampler)
+        torch.manual_seed(0)
+        counts = draw(profiles.detach() * 400 / 1e4)
+        # the critic sees the drawn counts, normalised like real cells ...
+        assert torch.allclose(out, counts / counts.sum(1, keepdim=True) * 1e4)
+        # ... and the generator gets the gradient of the profile itself
+        (grad,) = torch.autograd.grad(out.sum(), profiles)
+        assert torch.equal(grad, torch.ones_like(grad))
+
+
+def test_library_conditioning():
+    module = GANModule(30, 2, n_hidden_generator=(8,), n_hidden_critic=(8,), n_latent=4)
+    module.set_library_sizes(np.array([500.0, 1000.0, 2000.0]))
+    assert torch.allclose(module.log_library[0], torch.tensor(np.log([500.0, 1000.0, 2000.0]).mean()).float())
+    module.eval()
+    labels, z = torch.tensor([0, 0]), torch.randn(1, 4).repeat(2, 1)
+    # the same noise at another library size gives another profile, and the critic sees the size too
+    x = module.generate(labels, z=z, library=torch.tensor([300.0, 3000.0]))
+    assert not torch.allclose(x[0], x[1])
+    torch.nn.init.normal_(module.critic.features[0].weight)
+    same = x[:1].repeat(2, 1)
+    assert not torch.allclose(*module.score(same, labels, torch.tensor([300.0, 3000.0])))
+    with pytest.raises(ValueError, match="pass library="):
+        module.generate(labels)
+    # the published, unconditioned generator takes noise only
+    plain = GANModule(30, 2, n_hidden_generator=(8,), n_hidden_critic=(8,), condition_on_library=False)
+    assert plain.generate(labels).shape == (2, 30)
+
+
+def test_row_stack_matches_vstack():
+    rng = np.random.default_rng(0)
+    blocks = [
+        sparse.random(n, 40, density=0.2, format="csr", dtype=np.float32, random_state=i)
+        for i, n in enumerate([5, 0, 17, 3])
+    ]
+    for block in blocks:
+        block.sort_indices()
+    stack = RowStack(sum(b.shape[0] for b in blocks) + 4, 40)  # room for more rows than come
+    for block in blocks:
+        stack.append(block)
+    out = stack.tocsr()
+    expected = sparse.vstack(blocks, format="csr")
+    assert out.shape == expected.shape and (out != expected).nnz == 0 and out.has_sorted_indices
+    with pytest.raises(ValueError, match="more than"):
+        RowStack(2, 40).append(sparse.csr_matrix(rng.random((3, 40))))
 
 
 def test_count_sampling_matches_library_sizes():
@@ -179,6 +240,9 @@ def test_published_preset(sim):
     )
     assert model.params["n_hidden_generator"] == [256, 512, 1024] and model.params["n_critic"] == 5
     assert len(model.modelled_genes) == sim.n_vars  # every gene of sim is detected in >= 3 cells
+    # scGAN as published: ReLU output, no library conditioning, the critic scores profiles directly
+    assert model.params["output_activation"] == "relu" and not model.module.condition_on_library
+    assert model.params["count_noise"] == "off" and model.trainer.lightning_module.count_noise is None
 
 
 def test_early_stopping_monitors_validation_wasserstein(sim):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
@@ -9,14 +11,18 @@ from torch import nn
 class LSN(nn.Module):
     """Library-size normalisation output layer of scGAN (Marouf et al. 2020).
 
-    Rectifies its input and rescales every row to sum to ``library_size``, so the generator only has
-    to learn relative expression, as in library-size-normalised training data.
+    Makes every row non-negative and rescales it to sum to ``library_size``, so the generator only
+    has to learn relative expression, as in library-size-normalised training data.
 
     Parameters
     ----------
     library_size
         Sum of every output row. ``None``: rectify only (for continuous spaces, where rows have no
         fixed sum).
+    activation
+        ``"softmax"``: every gene gets a positive share (as scVI's expression scale), so rare,
+        sporadic expression can be learnt and sampled; ``"relu"`` (published scGAN): rectify, then
+        rescale; genes with a negative input are exactly zero and pass no gradient.
 
     Examples
     --------
@@ -26,15 +32,22 @@ class LSN(nn.Module):
     True
     """
 
-    def __init__(self, library_size: float | None = 20_000.0):
+    def __init__(
+        self, library_size: float | None = 20_000.0, activation: Literal["softmax", "relu"] = "softmax"
+    ):
         super().__init__()
+        if activation not in ("softmax", "relu"):
+            raise ValueError(f"activation must be 'softmax' or 'relu', got {activation!r}")
         self.library_size = library_size
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Rectify and rescale ``x`` (cells x genes)."""
-        x = torch.relu(x)
+        """Make ``x`` (cells x genes) non-negative and rescale each row."""
         if self.library_size is None:
-            return x
+            return torch.relu(x)
+        if self.activation == "softmax":
+            return torch.softmax(x, dim=1) * self.library_size
+        x = torch.relu(x)
         # A row the ReLU zeroed entirely stays zero instead of dividing by zero.
         return x * (self.library_size / x.sum(dim=1, keepdim=True).clamp_min(1e-8))
 

@@ -21,6 +21,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from ..._validation import ScaugInputError, check_values
 from ._counts import (
     CountSampler,
+    RowStack,
     draw_library_sizes,
     library_sizes_by_label,
     mean_profiles,
@@ -37,8 +38,8 @@ logger = logging.getLogger("scaug")
 
 Output = Literal["counts", "normalized"]
 
-#: Generator steps of a default training run: about 3.5 minutes for pbmc3k on 2 CPU cores. The search
-#: behind it is in benchmarks/results/cscgan_search.csv (8,000 steps scored no better).
+#: Generator steps of a default training run: about 5.5 minutes for pbmc3k on 2 idle CPU cores. The
+#: step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv (8,000 steps scored no better).
 DEFAULT_MAX_STEPS = 4000
 
 
@@ -66,7 +67,9 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         modelled_genes: Sequence[str] | None = None,
         space: Literal["counts", "continuous"] | None = None,
         output: Output = "counts",
-        count_sampler: CountSampler = "round",
+        count_sampler: CountSampler = "poisson",
+        output_activation: Literal["softmax", "relu"] = "softmax",
+        condition_on_library: bool = True,
     ):
         super().__init__(adata, registry)
         if output not in ("counts", "normalized"):
@@ -120,7 +123,11 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
             n_hidden_critic=n_hidden_critic,
             library_size=library_size if space == "counts" else None,
             log_critic_input=log_critic_input,
+            output_activation=output_activation,
+            condition_on_library=condition_on_library,
         )
+        if adata is not None and self.library_sizes_ is not None:
+            self.module.set_library_sizes(np.concatenate([s[:, 0] for s in self.library_sizes_.values()]))
         self._model_summary_string = (
             f"{type(self).__name__}: {len(modelled_genes)} genes modelled ({space}), "
             f"{self.summary_stats.n_labels} labels, generator {n_hidden_generator}, critic {n_hidden_critic}"
@@ -207,8 +214,9 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         max_steps: int | None = None,
         *,
         batch_size: int = 128,
-        lr: float = 2e-3,
+        lr: float = 1e-3,
         n_critic: int = 3,
+        count_noise: bool = True,
         accelerator: str = "auto",
         devices: int | list[int] | str = "auto",
         train_size: float | None = None,
@@ -234,6 +242,12 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
             Learning rate of generator and critic (see :class:`WGANGPTrainingPlan` for decay).
         n_critic
             Critic steps per generator step.
+        count_noise
+            Counts data: the critic scores generated cells after drawing their counts as sampling
+            does (``count_sampler``; Poisson for ``"multinomial"``), at the library sizes of the
+            minibatch's real cells, so the generator learns expression profiles whose counts look
+            real (see :meth:`GANModule.counted`). ``False``: the published scGAN, whose critic
+            scores generated profiles directly.
         accelerator, devices
             Lightning's device selection (``"auto"``: a GPU when there is one).
         train_size, validation_size
@@ -270,12 +284,17 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         if early_stopping:
             trainer_kwargs.setdefault("early_stopping_monitor", "wasserstein_validation")
         datasplitter_kwargs = {"drop_last": True, **(datasplitter_kwargs or {})}
-        plan_kwargs = {"lr": lr, "n_critic": n_critic, **(plan_kwargs or {})}
+        sampler = self.init_params_["non_kwargs"]["count_sampler"]
+        noise = (
+            ("round" if sampler == "round" else "poisson") if count_noise and self.space == "counts" else None
+        )
+        plan_kwargs = {"lr": lr, "n_critic": n_critic, "count_noise": noise, **(plan_kwargs or {})}
         self.train_params_ = {
             "max_epochs": max_epochs,
             "max_steps": max_steps,
             "batch_size": batch_size,
             **{k: v for k, v in plan_kwargs.items() if isinstance(v, int | float | str | bool)},
+            "count_noise": plan_kwargs["count_noise"] or "off",
         }
         super().train(
             max_epochs=max_epochs,
@@ -385,71 +404,91 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()
-        blocks, labels = [], []
+        out = RowStack(sum(int(n) for n in n_per_label.values()), len(self.var_names_))
         for lab, n in n_per_label.items():
             for start in range(0, int(n), chunk_size):
-                size = min(chunk_size, int(n) - start)
-                block, block_labels = self._sample_chunk(lab, size, torch_rng, rng)
-                blocks.append(block)
-                labels.append(block_labels)
-        if not blocks:
-            return sparse.csr_matrix((0, len(self.var_names)), dtype=np.float32), np.array([], dtype=object)
-        return sparse.vstack(blocks, format="csr"), np.concatenate(labels)
+                codes = np.full(min(chunk_size, int(n) - start), self.labels.index(lab))
+                library = self._draw_library(codes, rng)
+                profiles = self._profiles(codes, torch_rng, library)
+                out.append(self._to_output(profiles, codes, library, torch_rng, rng))
+        labels = np.repeat(
+            np.asarray(list(n_per_label), dtype=object), [int(n) for n in n_per_label.values()]
+        )
+        return out.tocsr(), labels
 
-    def _sample_chunk(
-        self, label: str, n: int, torch_rng: torch.Generator, rng: np.random.Generator
-    ) -> tuple[sparse.csr_matrix, np.ndarray]:
-        codes = torch.full((n,), self.labels.index(label), dtype=torch.long)
-        labels = np.full(n, label, dtype=object)
-        return self._to_output(self._profiles(codes, torch_rng), labels, torch_rng, rng), labels
+    def _draw_library(
+        self, codes: np.ndarray | None, rng: np.random.Generator, n: int = 0
+    ) -> np.ndarray | None:
+        """Library sizes (modelled genes, other genes) of a random training cell of each cell's label.
 
-    def _profiles(self, codes: torch.Tensor, torch_rng: torch.Generator) -> torch.Tensor:
-        """Generated profiles for label ``codes`` (noise drawn on CPU, so seeds hold on any device)."""
+        ``codes=None``: of ``n`` random training cells of any label. ``None`` in a continuous space.
+        """
+        if self.library_sizes_ is None:
+            return None
+        if codes is None:
+            pooled = np.concatenate(list(self.library_sizes_.values()))
+            return pooled[rng.integers(0, len(pooled), size=n)].astype(np.float64)
+        return draw_library_sizes(self.library_sizes_, np.asarray(self.labels, dtype=object)[codes], rng)
+
+    def _profiles(
+        self, codes: np.ndarray, torch_rng: torch.Generator, library: np.ndarray | None
+    ) -> torch.Tensor:
+        """Generated profiles for label ``codes`` at ``library`` sizes (noise drawn on CPU, so seeds hold on any device)."""
         device = next(self.module.parameters()).device
-        z = self.module.latent(codes, torch_rng)
+        labels = torch.as_tensor(codes, dtype=torch.long)
+        z = self.module.latent(labels, torch_rng).to(device)
+        size = None if library is None else torch.as_tensor(library[:, 0], dtype=torch.float32, device=device)
         with torch.inference_mode():
-            return self.module.generate(codes.to(device), z=z.to(device)).cpu()
+            return self.module.generate(labels.to(device), z=z, library=size).cpu()
 
     def _to_output(
-        self, profiles: torch.Tensor, labels: np.ndarray, torch_rng: torch.Generator, rng: np.random.Generator
+        self,
+        profiles: torch.Tensor,
+        codes: np.ndarray,
+        library: np.ndarray | None,
+        torch_rng: torch.Generator,
+        rng: np.random.Generator,
     ) -> sparse.csr_matrix:
-        """Cells over all genes from generated profiles of the modelled genes (rows of ``labels``).
+        """Cells over all genes from generated profiles of the modelled genes (rows of label ``codes``).
 
-        Counts: each cell takes the library size of a random training cell of its label, split as in
-        that cell between modelled and background genes; modelled genes get counts drawn from the
-        profile, background genes from the label's mean profile. Normalised output: the expected
-        values of those counts, rescaled to ``library_size``.
+        Counts: each cell has the library size of a random training cell of its label
+        (:meth:`_draw_library`), split as in that cell between modelled and background genes;
+        modelled genes get counts drawn from the profile, background genes from the label's mean
+        profile. Normalised output: the expected values of those counts, rescaled to
+        ``library_size``.
         """
         if self.space != "counts":
-            return self._place(sparse.csr_matrix(profiles.numpy()), self.modelled_genes)
-        library = draw_library_sizes(self.library_sizes_, labels, rng)
-        codes = pd.Index(self.labels).get_indexer(labels)
+            return self._place(sparse.csr_matrix(profiles.numpy()), "modelled")
         has_background = len(self.background_genes_) > 0
         if self.counts:
             sampler = self.init_params_["non_kwargs"]["count_sampler"]
             counts = sample_counts(
                 profiles, library[:, 0], sampler=sampler, rng=rng if sampler == "multinomial" else torch_rng
             )
-            out = self._place(counts, self.modelled_genes)
+            out = self._place(counts, "modelled")
             if has_background:
                 background = sample_from_profiles(self.background_profiles_, codes, library[:, 1], rng)
-                out = out + self._place(background, self.background_genes_)
+                out = out + self._place(background, "background")
             return out
         totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12).numpy()
         expected = profiles.numpy() / totals * library[:, :1]
-        out = self._place(sparse.csr_matrix(expected), self.modelled_genes)
+        out = self._place(sparse.csr_matrix(expected), "modelled")
         if has_background:
             out = out + self._place(
-                sparse.csr_matrix(self.background_profiles_[codes] * library[:, 1:]), self.background_genes_
+                sparse.csr_matrix(self.background_profiles_[codes] * library[:, 1:]), "background"
             )
         sums = np.asarray(out.sum(axis=1)).ravel()
         scale = self.init_params_["non_kwargs"]["library_size"] / np.where(sums > 0, sums, 1.0)
         return sparse.csr_matrix(sparse.diags(scale) @ out, dtype=np.float32)
 
-    def _place(self, block, genes) -> sparse.csr_matrix:
-        """``block`` (cells x ``genes``) as columns of all :attr:`var_names` (others zero)."""
-        columns = self.var_names.get_indexer(genes)
-        return with_columns(block, columns, (block.shape[0], len(self.var_names)))
+    def _place(self, block, genes: Literal["modelled", "background"]) -> sparse.csr_matrix:
+        """``block`` (cells x the modelled or background genes) as columns of all genes (others zero)."""
+        # Looked up once: an index of tens of thousands of gene names is slow to build per chunk.
+        cache = self.__dict__.setdefault("_columns", {})
+        names = self.modelled_genes if genes == "modelled" else self.background_genes_
+        if genes not in cache or len(cache[genes]) != len(names):
+            cache[genes] = self.var_names.get_indexer(names)
+        return with_columns(block, cache[genes], (block.shape[0], len(self.var_names_)))
 
 
 class CSCGAN(GANModelBase):
@@ -460,7 +499,10 @@ class CSCGAN(GANModelBase):
     per-label projection. Counts out: each synthetic cell's library size is drawn from its label's
     training library sizes and counts are drawn from the generated profile.
 
-    The defaults are tuned for CPU (few minutes on a laptop); the published architecture and
+    The defaults are tuned for CPU (minutes on a laptop) and depart from the paper where the
+    held-out benchmark (``benchmarks/bench_cscgan.py``) showed it pays: a softmax LSN, a generator
+    that also sees the cell's library size, and training through the counting noise (the critic
+    compares Poisson-drawn synthetic counts with real counts). The published architecture and
     optimiser are in :data:`scaug.models.cscgan.PUBLISHED`.
 
     Parameters
@@ -495,10 +537,18 @@ class CSCGAN(GANModelBase):
         ``"counts"``: integer counts; ``"normalized"``: profiles summing to ``library_size``.
     count_sampler
         How counts are drawn from a generated profile scaled to the cell's library size (see
-        :func:`~scaug.models.cscgan.sample_counts`): ``"round"`` (default: stochastic rounding;
-        the generator has learnt the counting noise of real cells, and Poisson draws add it again,
-        which raised the real-vs-synthetic AUC on pbmc3k from 0.757 to 0.774), ``"poisson"`` or
-        ``"multinomial"`` (exact library sizes).
+        :func:`~scaug.models.cscgan.sample_counts`): ``"poisson"`` (default), ``"round"``
+        (stochastic rounding, for a generator trained without count noise, which then learns the
+        counting noise itself) or ``"multinomial"`` (exact library sizes). Training draws the same
+        noise (``train(count_noise=True)``), so the critic judges what :meth:`sample` returns.
+    output_activation
+        LSN output non-linearity: ``"softmax"`` (default; every modelled gene keeps a positive
+        expected count, as a Poisson-sampled cell needs) or ``"relu"`` (published; whole genes
+        can collapse to exact zeros in a label).
+    condition_on_library
+        Counts only: the generator also sees the log library size of the cell it makes (drawn
+        from the label's training cells), so depth-dependent profiles (e.g. more detected genes in
+        deeper cells) are reproduced.
 
     Examples
     --------
@@ -596,11 +646,13 @@ class SCGAN(GANModelBase):
         self.module.eval()
         missing = {lab: int(n) for lab, n in n_per_label.items() if n > 0}
         budget = max_draws_factor * sum(missing.values())
-        blocks, labels = [], []
+        out, labels = RowStack(sum(missing.values()), len(self.var_names_)), []
         while missing and budget > 0:
             size = min(chunk_size, budget)
             budget -= size
-            profiles = self._profiles(torch.zeros(size, dtype=torch.long), torch_rng)
+            # Library sizes of any training cell: the label is only known once the cell is generated.
+            library = self._draw_library(None, rng, n=size)
+            profiles = self._profiles(np.zeros(size, dtype=np.int64), torch_rng, library)
             assigned = self.labeller_.predict(profiles.numpy().astype(np.float64))
             keep = np.zeros(size, dtype=bool)
             for lab in list(missing):
@@ -611,12 +663,14 @@ class SCGAN(GANModelBase):
                     del missing[lab]
             if keep.any():
                 kept = np.asarray(assigned[keep], dtype=object)
-                blocks.append(self._to_output(profiles[torch.from_numpy(keep)], kept, torch_rng, rng))
+                codes = pd.Index(self.labels).get_indexer(kept)
+                kept_library = None if library is None else library[keep]
+                out.append(
+                    self._to_output(profiles[torch.from_numpy(keep)], codes, kept_library, torch_rng, rng)
+                )
                 labels.append(kept)
         if missing:
             logger.warning(
                 "scgan produced too few cells of %s after %d draws", dict(missing), max_draws_factor
             )
-        if not blocks:
-            return sparse.csr_matrix((0, len(self.var_names)), dtype=np.float32), np.array([], dtype=object)
-        return sparse.vstack(blocks, format="csr"), np.concatenate(labels)
+        return out.tocsr(), np.concatenate([np.array([], dtype=object), *labels])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Literal
 
 import torch
 from torch import nn
@@ -26,6 +27,8 @@ class GeneratorNetwork(nn.Module):
         Number of labels for conditional batch norm; ``0`` for an unconditional generator.
     library_size
         Row sum of the output (see :class:`LSN`); ``None`` for a rectified output without fixed sum.
+    activation
+        Output activation of the :class:`LSN` layer.
 
     Examples
     --------
@@ -43,6 +46,7 @@ class GeneratorNetwork(nn.Module):
         n_hidden: Sequence[int] = (256, 512, 1024),
         n_labels: int = 0,
         library_size: float | None = 20_000.0,
+        activation: Literal["softmax", "relu"] = "softmax",
     ):
         super().__init__()
         widths = [n_input, *n_hidden]
@@ -50,7 +54,7 @@ class GeneratorNetwork(nn.Module):
         self.linears = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in pairwise(widths))
         self.norms = nn.ModuleList(ConditionalBatchNorm1d(w, n_labels) for w in n_hidden)
         self.output = nn.Linear(widths[-1], n_output)
-        self.lsn = LSN(library_size)
+        self.lsn = LSN(library_size, activation=activation)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Generate one profile per row of ``z`` (for ``labels``, if conditional)."""
@@ -74,6 +78,8 @@ class ProjectionCritic(nn.Module):
         Widths of the hidden layers (published: 1024, 512, 256).
     n_labels
         Number of labels; ``0`` for an unconditional critic.
+    n_extra_input
+        Extra features per cell scored with the genes (e.g. the library size).
     log_input
         Score ``log1p(x)`` instead of ``x``, which evens out the scale of highly and lowly expressed
         genes (the published critic scores library-size-normalised values directly).
@@ -92,10 +98,11 @@ class ProjectionCritic(nn.Module):
         *,
         n_hidden: Sequence[int] = (1024, 512, 256),
         n_labels: int = 0,
+        n_extra_input: int = 0,
         log_input: bool = True,
     ):
         super().__init__()
-        widths = [n_input, *n_hidden]
+        widths = [n_input + n_extra_input, *n_hidden]
         layers: list[nn.Module] = []
         for a, b in pairwise(widths):
             # No batch norm: the gradient penalty is defined per sample.
@@ -108,9 +115,12 @@ class ProjectionCritic(nn.Module):
             self.projection = nn.Embedding(n_labels, widths[-1])
             nn.init.zeros_(self.projection.weight)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Score every row of ``x`` (higher: more like the real cells of its label)."""
-        h = self.features(torch.log1p(x) if self.log_input else x)
+        x = torch.log1p(x) if self.log_input else x
+        h = self.features(x if extra is None else torch.cat([x, extra], dim=1))
         score = self.output(h).squeeze(-1)
         if self.n_labels:
             score = score + (self.projection(labels) * h).sum(dim=-1)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import lightning.pytorch as pl
 import torch
-from scvi import REGISTRY_KEYS
 from scvi.module.base import LossOutput
 
 from ._module import GANModule
@@ -18,8 +19,8 @@ class WGANGPTrainingPlan(pl.LightningModule):
     """Train a :class:`GANModule` with the Wasserstein loss and a gradient penalty (Gulrajani et al.).
 
     Every minibatch of real cells makes one critic step; every ``n_critic``-th minibatch is
-    followed by one generator step on a fake batch with the same labels. Learning rates decay by
-    ``lr_decay`` every ``lr_decay_steps`` generator steps.
+    followed by one generator step on a fake batch with the same labels (and library sizes).
+    Learning rates decay by ``lr_decay`` every ``lr_decay_steps`` generator steps.
 
     Lightning's ``trainer.global_step`` counts every optimizer step (critic and generator); this plan
     counts generator steps in :attr:`generator_steps` and logs them, and the model converts a
@@ -42,6 +43,11 @@ class WGANGPTrainingPlan(pl.LightningModule):
     lr_decay, lr_decay_steps
         Multiply the learning rates by ``lr_decay`` every ``lr_decay_steps`` generator steps
         (continuously).
+    count_noise
+        Counts data: draw each generated cell's counts at the library size of its real partner in
+        the minibatch (``"poisson"`` or ``"round"``, see :meth:`GANModule.counted`) before the
+        critic scores it, so that the critic compares cells as sampling will output them;
+        ``None`` (published scGAN): score the generated profiles themselves.
 
     Examples
     --------
@@ -62,6 +68,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
         penalty: float = 10.0,
         lr_decay: float = 0.95,
         lr_decay_steps: int = 1000,
+        count_noise: Literal["poisson", "round"] | None = None,
     ):
         super().__init__()
         self.module = module
@@ -72,6 +79,9 @@ class WGANGPTrainingPlan(pl.LightningModule):
         self.penalty = penalty
         self.lr_decay = lr_decay
         self.lr_decay_steps = lr_decay_steps
+        if count_noise not in (None, "poisson", "round"):
+            raise ValueError(f"count_noise must be None, 'poisson' or 'round', got {count_noise!r}")
+        self.count_noise = count_noise
         self.automatic_optimization = False
         self.critic_steps = 0
         self.generator_steps = 0
@@ -95,14 +105,23 @@ class WGANGPTrainingPlan(pl.LightningModule):
         """Critic loss (:meth:`GANModule.loss`) on a minibatch of real cells and as many fakes."""
         inference_outputs = self.module.inference(**self.module._get_inference_input(batch))
         with torch.no_grad():
-            generative_outputs = self.module.generative(
-                **self.module._get_generative_input(batch, inference_outputs)
-            )
+            generative_outputs = {"x": self.fakes(batch, inference_outputs)}
         return self.module.loss(batch, inference_outputs, generative_outputs, penalty=self.penalty)
 
-    def generator_loss(self, labels: torch.Tensor) -> torch.Tensor:
-        """Generator loss: minus the critic's score of generated cells."""
-        return -self.module.score(self.module.generate(labels), labels).mean()
+    def generator_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Generator loss: minus the critic's score of fakes for the minibatch's labels and library sizes."""
+        inference_outputs = self.module.inference(**self.module._get_inference_input(batch))
+        fake = self.fakes(batch, inference_outputs)
+        return -self.module.score(fake, inference_outputs["labels"], inference_outputs["library"]).mean()
+
+    def fakes(
+        self, batch: dict[str, torch.Tensor], inference_outputs: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """One generated cell per real cell of the minibatch, drawn as counts with ``count_noise``."""
+        fake = self.module.generative(**self.module._get_generative_input(batch, inference_outputs))["x"]
+        if self.count_noise is None:
+            return fake
+        return self.module.counted(fake, inference_outputs["library"], sampler=self.count_noise)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """One critic step; after every ``n_critic``-th critic step, one generator step."""
@@ -120,7 +139,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
         if self.critic_steps % self.n_critic:
             return
         self.toggle_optimizer(opt_generator)
-        loss = self.generator_loss(batch[REGISTRY_KEYS.LABELS_KEY].reshape(-1).long())
+        loss = self.generator_loss(batch)
         self._check_finite("generator", loss)
         opt_generator.zero_grad()
         self.manual_backward(loss)
