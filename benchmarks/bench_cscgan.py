@@ -8,9 +8,12 @@ label with >= 30 training cells, memorisation ratio >= 0.8. Generation: cells/s 
 ``model.sample`` for 20,000 cells (all genes, and the modelled genes only), and the working memory
 of generating 20,000 and 100,000 cells (it must not grow with the number of cells).
 
-    python benchmarks/bench_cscgan.py --dataset pbmc3k [--method cscgan] [--model-kwargs '{}']
-        [--train-kwargs '{}'] [--threads N] [--eval-steps 200,500] [--tag NAME]
+    python benchmarks/bench_cscgan.py --dataset pbmc3k [--method cscgan] [--seeds 0 1 2]
+        [--model-kwargs '{}'] [--train-kwargs '{}'] [--threads N] [--eval-steps 200,500] [--tag NAME]
         [--out benchmarks/results/cscgan.csv]
+
+``--seeds`` trains and generates once per seed (``random_state``) on the same split; a GAN's score
+moves by a few hundredths between seeds, so report the mean and spread, not one run.
 
 ``--eval-steps`` (for searching settings) scores the model after each listed number of generator
 steps by continuing training in stages; each stage restarts the optimizers, so only the last,
@@ -109,6 +112,7 @@ def run(
     train_kwargs: dict,
     tag: str,
     eval_steps: list[int] | None = None,
+    seed: int = 0,
 ) -> list[dict]:
     file, labels_key = DATASETS[dataset]
     adata = ad.read_h5ad(DATA / file)
@@ -118,7 +122,7 @@ def run(
     first = dict(train_kwargs, **({"max_steps": stages[0]} if stages[0] else {}))
     start = time.perf_counter()
     model = scaug.tl.train_generator(
-        train, method, labels_key=labels_key, random_state=0, model_kwargs=model_kwargs, train_kwargs=first
+        train, method, labels_key=labels_key, random_state=seed, model_kwargs=model_kwargs, train_kwargs=first
     )
     seconds, done, rows = time.perf_counter() - start, stages[0], []
     for i, steps in enumerate(stages):
@@ -126,12 +130,13 @@ def run(
             start = time.perf_counter()
             model.train(**dict(train_kwargs, max_steps=steps - done))
             seconds, done = seconds + time.perf_counter() - start, steps
-        syn = scaug.tl.generate(model, train.n_obs, labels_key=labels_key, random_state=0)
+        syn = scaug.tl.generate(model, train.n_obs, labels_key=labels_key, random_state=seed)
         rows.append(
             {
                 "tag": tag,
                 "dataset": dataset,
                 "method": method,
+                "seed": seed,
                 "model_kwargs": json.dumps(model_kwargs),
                 "train_kwargs": json.dumps(train_kwargs),
                 "n_modelled_genes": len(model.modelled_genes),
@@ -162,17 +167,28 @@ def main() -> None:
     parser.add_argument("--train-kwargs", type=json.loads, default={})
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--eval-steps", default=None, help="comma-separated generator steps to score at")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--tag", default="default")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cscgan.csv"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     eval_steps = [int(x) for x in args.eval_steps.split(",")] if args.eval_steps else None
-    rows = run(args.dataset, args.method, args.model_kwargs, args.train_kwargs, args.tag, eval_steps)
-    print(pd.Series(rows[-1]).to_string())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(out, mode="a", header=not out.exists(), index=False)
+    for seed in args.seeds:
+        rows = run(
+            args.dataset, args.method, args.model_kwargs, args.train_kwargs, args.tag, eval_steps, seed
+        )
+        print(pd.Series(rows[-1]).to_string(), flush=True)
+        _append(pd.DataFrame(rows), out)
+
+
+def _append(rows: pd.DataFrame, out: Path) -> None:
+    """Append rows to a CSV, keeping one header when a row brings columns the file lacks."""
+    if out.exists():
+        rows = pd.concat([pd.read_csv(out), rows], ignore_index=True)
+    rows.to_csv(out, index=False)
 
 
 if __name__ == "__main__":

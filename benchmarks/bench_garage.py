@@ -16,7 +16,7 @@ Targets: for every rare label GARAGE's coverage and label fidelity >= cscGAN's, 
 
     python benchmarks/bench_garage.py --dataset pbmc3k paul15 [--variants cscgan garage ...]
         [--model-kwargs '{"n_top_genes": 2000}'] [--train-kwargs '{"max_steps": 1000}'] [--seeds 0]
-        [--out benchmarks/results/garage.csv]
+        [--threads N] [--out benchmarks/results/garage.csv]
 
 Timings: wall-clock on whatever else the machine runs (the load average is recorded per row) and
 the CPU time of this process, which contention inflates much less.
@@ -34,13 +34,10 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
+from bench_cscgan import DATA, DATASETS, ROOT, split
 
 import scaug
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
-DATASETS = {"pbmc3k": ("pbmc3k_counts.h5ad", "louvain"), "paul15": ("paul15_counts.h5ad", "cell_type2")}
 METRICS = ["classifier_auc", "prdc", "label_fidelity", "memorisation"]
 RARE_FRACTION = 0.05
 VARIANTS = {
@@ -55,16 +52,6 @@ VARIANTS = {
     "garage": ("garage", {}),
 }
 PER_LABEL = ["coverage", "precision", "label_fidelity", "memorisation_ratio", "classifier_auc"]
-
-
-def split(adata: ad.AnnData, labels_key: str, seed: int = 0) -> tuple[ad.AnnData, ad.AnnData]:
-    """80/20 stratified split of the labelled cells (the protocol of bench_cscgan.py)."""
-    labelled = adata[adata.obs[labels_key].notna()]
-    idx = np.arange(labelled.n_obs)
-    train_idx, test_idx = train_test_split(
-        idx, test_size=0.2, stratify=labelled.obs[labels_key].astype(str), random_state=seed
-    )
-    return labelled[np.sort(train_idx)].copy(), labelled[np.sort(test_idx)].copy()
 
 
 def metric_table(train, heldout, syn, labels_key, embedding, labels=None) -> pd.DataFrame:
@@ -177,8 +164,11 @@ def main() -> None:
         "--n-rare", type=int, default=100, help="synthetic cells per rare label for per-label scores"
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "garage.csv"))
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     for dataset in args.dataset:
         run(dataset, args)
 
