@@ -6,7 +6,8 @@ generate as many synthetic cells as training cells (spread by label frequency), 
 classifier AUC <= 0.65, label fidelity >= 0.9 of the held-out ceiling, coverage >= 0.5 for every
 label with >= 30 training cells, memorisation ratio >= 0.8. Generation: cells/s of
 ``model.sample`` for 20,000 cells (all genes, and the modelled genes only), and the working memory
-of generating 20,000 and 100,000 cells (it must not grow with the number of cells).
+of generating 20,000 and 100,000 cells (it must not grow with the number of cells). ``--method smote``
+gives the reference row of classical resampling (its scores and speed; no working-memory columns).
 
     python benchmarks/bench_cscgan.py --dataset pbmc3k [--method cscgan] [--seeds 0 1 2]
         [--model-kwargs '{}'] [--train-kwargs '{}'] [--threads N] [--eval-steps 200,500] [--tag NAME]
@@ -139,7 +140,7 @@ def run(
                 "seed": seed,
                 "model_kwargs": json.dumps(model_kwargs),
                 "train_kwargs": json.dumps(train_kwargs),
-                "n_modelled_genes": len(model.modelled_genes),
+                "n_modelled_genes": len(getattr(model, "modelled_genes", train.var_names)),
                 "generator_steps": done or model.params.get("generator_steps"),
                 "train_seconds": round(seconds, 1),
                 "load_avg_1min": round(os.getloadavg()[0], 2),
@@ -149,11 +150,11 @@ def run(
         )
         print(pd.Series(rows[-1]).to_string(), flush=True)
     rows[-1]["gen_cells_per_s"] = round(generation_speed(model))
-    if model.space == "counts":  # the same model without the genes it does not model (background=False)
+    if getattr(model, "background_genes_", None):  # the same model without its background genes
         background, model.background_genes_ = model.background_genes_, []
         rows[-1]["gen_cells_per_s_modelled_genes_only"] = round(generation_speed(model))
         model.background_genes_ = background
-    for n in (20_000, 100_000):
+    for n in (20_000, 100_000) if hasattr(model, "module") else ():
         rows[-1][f"gen_working_mb_{n // 1000}k"] = round(generation_memory_mb(model, n))
     rows[-1]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return rows

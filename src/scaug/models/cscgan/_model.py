@@ -38,8 +38,9 @@ logger = logging.getLogger("scaug")
 
 Output = Literal["counts", "normalized"]
 
-#: Generator steps of a default training run: about 5.5 minutes for pbmc3k on 2 idle CPU cores. The
-#: step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv (8,000 steps scored no better).
+#: Generator steps of a default training run: about 8 minutes (498 s) for pbmc3k on 2 idle CPU cores.
+#: The step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv (8,000 steps scored no
+#: better; measured with the old evaluation embedding and the previous defaults).
 DEFAULT_MAX_STEPS = 4000
 
 
