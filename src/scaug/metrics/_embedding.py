@@ -213,31 +213,18 @@ def highly_variable_genes(expr, var_names: pd.Index, *, n_top_genes: int, min_ce
     >>> len(genes)
     20
     """
+    import anndata as ad
+    import scanpy as sc
+
     detected = np.flatnonzero(n_cells_expressing(expr) >= min_cells)
+    if len(detected) == 0:
+        raise ScaugInputError(f"no gene is detected in {min_cells} cells; cannot choose variable genes")
     sub = expr[:, detected]
-    if sparse.issparse(sub):
-        sub = sparse.csr_matrix(sub, dtype=np.float64, copy=True)
-        sub.data = np.expm1(sub.data)
-    else:
-        sub = np.expm1(np.asarray(sub, dtype=np.float64))
-    mean, var = mean_var(sub)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dispersion = np.log(np.where((mean > 0) & (var > 0), var / np.where(mean > 0, mean, 1.0), np.nan))
-    if not np.isfinite(dispersion).any():
-        raise ScaugInputError(
-            f"no gene detected in at least {min_cells} cells varies across them; cannot choose variable genes"
-        )
-    frame = pd.DataFrame({"dispersion": dispersion, "bin": pd.cut(np.log1p(mean), bins=20)})
-    grouped = frame.groupby("bin", observed=True)["dispersion"]
-    centre, spread = grouped.transform("mean"), grouped.transform("std")
-    # A gene alone in its bin scores 1, as in scanpy.
-    alone = spread.isna()
-    spread, centre = spread.where(~alone, centre), centre.where(~alone, 0.0)
-    score = ((frame["dispersion"] - centre) / spread).to_numpy()
-    score = np.where(np.isfinite(score), score, -np.inf)
-    n = int(min(n_top_genes, np.isfinite(score).sum()))
-    top = detected[np.argsort(-score, kind="stable")[:n]]
-    return var_names[np.sort(top)]
+    sub = sparse.csr_matrix(sub, dtype=np.float32) if sparse.issparse(sub) else np.asarray(sub, np.float32)
+    table = sc.pp.highly_variable_genes(
+        ad.AnnData(sub), n_top_genes=min(n_top_genes, len(detected)), flavor="seurat", inplace=False
+    )
+    return var_names[detected[table["highly_variable"].to_numpy()]]
 
 
 def n_cells_expressing(expr) -> np.ndarray:
