@@ -90,25 +90,37 @@ def sample_counts(
     totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12)
     if sampler in ("round", "poisson"):
         scale = torch.as_tensor(library_sizes, dtype=profiles.dtype, device=profiles.device)[:, None] / totals
-        rates = profiles * scale
-        if sampler == "poisson":
-            # Drawn on the dense matrix and only the counts kept: a softmax profile has no zero rate,
-            # so collecting the non-zero rates first would index every entry for nothing.
-            values = torch.poisson(rates, generator=rng)
-            rows, cols = torch.nonzero(values, as_tuple=True)  # row-major: rows come out sorted
-            return _csr(rows.numpy(), cols.numpy(), values[rows, cols].numpy(), tuple(profiles.shape))
-        rows, cols = torch.nonzero(rates, as_tuple=True)
-        rates = rates[rows, cols]
-        values = torch.floor(rates)
-        values += torch.rand(rates.shape, generator=rng, device=rates.device) < rates - values
-        keep = values > 0
-        return _csr(rows[keep].numpy(), cols[keep].numpy(), values[keep].numpy(), tuple(profiles.shape))
+        values = draw_counts(profiles * scale, sampler, rng)
+        rows, cols = torch.nonzero(values, as_tuple=True)  # row-major: rows come out sorted
+        return _csr(rows.numpy(), cols.numpy(), values[rows, cols].numpy(), tuple(profiles.shape))
     if sampler == "multinomial":
         pvals = (profiles / totals).double().cpu().numpy()
         pvals /= pvals.sum(axis=1, keepdims=True)
         counts = rng.multinomial(np.asarray(library_sizes, dtype=np.int64), pvals)
         return sparse.csr_matrix(counts.astype(np.float32))
     raise ValueError(f"unknown count sampler {sampler!r} (use 'round', 'poisson' or 'multinomial')")
+
+
+def draw_counts(
+    rates: torch.Tensor, sampler: Literal["poisson", "round"], rng: torch.Generator | None = None
+) -> torch.Tensor:
+    """Integer counts (dense, same shape) around expected counts ``rates``.
+
+    ``"poisson"``: independent Poisson draws; ``"round"``: each rate rounded up with probability
+    equal to its fraction (unbiased, the least noise).
+
+    Examples
+    --------
+    >>> import torch
+    >>> draw_counts(torch.tensor([[2.0, 0.0]]), "round").tolist()
+    [[2.0, 0.0]]
+    """
+    if sampler == "poisson":
+        return torch.poisson(rates, generator=rng)
+    floor = torch.floor(rates)
+    return floor + (torch.rand(rates.shape, generator=rng, device=rates.device) < rates - floor).to(
+        rates.dtype
+    )
 
 
 def _csr(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sparse.csr_matrix:

@@ -10,6 +10,7 @@ import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 
+from ._counts import draw_counts
 from ._networks import GeneratorNetwork, ProjectionCritic
 
 
@@ -138,12 +139,7 @@ class GANModule(BaseModuleClass):
         """
         if self.library_size is None:
             return profiles
-        expected = profiles.detach() * (library[:, None] / self.library_size)
-        if sampler == "poisson":
-            counts = torch.poisson(expected)
-        else:
-            floor = torch.floor(expected)
-            counts = floor + (torch.rand_like(expected) < expected - floor).to(expected.dtype)
+        counts = draw_counts(profiles.detach() * (library[:, None] / self.library_size), sampler)
         return profiles + (self.normalize(counts) - profiles).detach()
 
     def latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
