@@ -12,7 +12,7 @@ import scaug
 from scaug.cli import main
 from scaug.models import CSCGAN, SCGAN
 from scaug.models.cscgan import LSN, GANModule, GANTrainingError, ProjectionCritic, sample_counts
-from scaug.models.cscgan._counts import RowStack, sample_from_profiles
+from scaug.models.cscgan._counts import RowStack, poisson_csr, sample_from_profiles
 
 SMALL = {"n_latent": 8, "n_hidden_generator": (16,), "n_hidden_critic": (16,), "n_top_genes": 40}
 QUICK = {"max_steps": 3, "batch_size": 64, "enable_progress_bar": False}
@@ -120,13 +120,39 @@ def test_row_stack_matches_vstack():
         RowStack(2, 40).append(sparse.csr_matrix(rng.random((3, 40))))
 
 
+def test_poisson_csr_is_poisson():
+    # one rate per column, from far below one (decided by 16 random bits) past direct_rate
+    lam = np.array([0.0, 1e-6, 0.01, 0.2, 0.9, 2.5, 3.0, 7.0, 50.0], dtype=np.float32)
+    n = 40_000
+    X = poisson_csr(np.tile(lam, (n, 1)), np.random.default_rng(0), block_rows=3000)
+    assert X.has_sorted_indices and np.array_equal(X.data, np.round(X.data)) and (X.data > 0).all()
+    dense = X.toarray()
+    assert dense[:, 0].sum() == 0 and dense[:, 1].sum() <= 3  # expected 0.04 counts
+    se = np.sqrt(lam / n)
+    assert (np.abs(dense.mean(0) - lam) <= 5 * se + 1e-9).all()
+    assert (np.abs(dense.var(0) - lam)[3:] <= 0.05 * lam[3:]).all()
+    for k in (0, 1, 2):
+        expected = np.exp(-lam.astype(np.float64)) * lam**k / np.prod(np.arange(1, k + 1))
+        observed = (dense == k).mean(0)
+        assert (np.abs(observed - expected) <= 5 * np.sqrt(expected * (1 - expected) / n) + 1e-9).all(), k
+    # small rates, where most of a cell's genes are, with the power to see a bias of 10 %
+    small = poisson_csr(np.tile(np.float32([0.01, 0.001]), (400_000, 1)), np.random.default_rng(1))
+    assert (np.abs(small.sum(0).A1 - [4000, 400]) <= 5 * np.sqrt([4000, 400])).all()
+    # the same counts whatever the number of threads; another seed, other counts
+    rates = np.random.default_rng(1).gamma(0.3, 2.0, size=(1500, 300)).astype(np.float32)
+    one = poisson_csr(rates, np.random.default_rng(3), n_threads=1)
+    two = poisson_csr(rates, np.random.default_rng(3), n_threads=2)
+    assert (one != two).nnz == 0
+    assert (one != poisson_csr(rates, np.random.default_rng(4))).nnz > 0
+
+
 def test_count_sampling_matches_library_sizes():
     profiles = torch.rand(200, 30)
     profiles[:, 3] = 0
     library = np.full(200, 1000.0)
     counts = sample_counts(profiles, library, sampler="multinomial", rng=np.random.default_rng(0))
     assert (counts.sum(axis=1).A1 == 1000).all()
-    poisson = sample_counts(profiles, library, sampler="poisson", rng=torch.Generator().manual_seed(0))
+    poisson = sample_counts(profiles, library, sampler="poisson", rng=np.random.default_rng(0))
     assert abs(poisson.sum(axis=1).A1.mean() - 1000) < 20 and poisson[:, 3].nnz == 0
     assert np.array_equal(poisson.data, np.round(poisson.data))
     # rounding moves each of the 29 expressed genes by less than one count, and is unbiased

@@ -464,7 +464,7 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         if self.counts:
             sampler = self.init_params_["non_kwargs"]["count_sampler"]
             counts = sample_counts(
-                profiles, library[:, 0], sampler=sampler, rng=rng if sampler == "multinomial" else torch_rng
+                profiles, library[:, 0], sampler=sampler, rng=torch_rng if sampler == "round" else rng
             )
             out = self._place(counts, "modelled")
             if has_background:
