@@ -49,6 +49,8 @@ VARIANTS = {
         "garage",
         {"rare_sampling": 1.0, "seed_kwargs": {"rare_weight": 1.0, "rare_seed_boost": 1.0}},
     ),
+    # seeds for rare labels only; the others are generated from noise, as by cscGAN
+    "garage_rare_seeds": ("garage", {"seeded_labels": "rare"}),
     "garage": ("garage", {}),
 }
 PER_LABEL = ["coverage", "precision", "label_fidelity", "memorisation_ratio", "classifier_auc"]

@@ -217,6 +217,10 @@ def test_generator_input_carries_seed_embeddings_of_the_requested_label():
         assert len(match) == 1
         assert codes[match[0]] == label  # a seed of the requested label, never of another
     torch.testing.assert_close(z, module.latent(labels, torch.Generator().manual_seed(0)))
+    # seeds for label 2 only: label 0 gets plain noise inputs, label 2 keeps its seeded half
+    module.set_seeds(emb, codes, torch.tensor([False, False, True]))
+    z = module.latent(labels, torch.Generator().manual_seed(0))
+    assert (z[:400, 8:] == 0).all() and 0.4 < z[400:, -1].mean() < 0.6
     module.seeded_fraction = 0.0
     assert (module.latent(labels)[:, 8:] == 0).all()
 
@@ -274,6 +278,15 @@ def test_garage_generates_counts_for_requested_labels(garage, sim):
     assert garage.rare_labels_ == ["type_3"]
     assert garage.params["seeded_fraction"] == 0.5
     assert garage.params["generator_steps"] == 10
+    assert garage.module.seeded_labels.all()
+
+
+def test_garage_can_seed_rare_labels_only(sim):
+    sim.obs["cell_type"] = sim.obs["cell_type"].astype(str)
+    scaug.models.GARAGE.setup_anndata(sim, labels_key="cell_type")
+    model = scaug.models.GARAGE(sim, seeded_labels="rare", seed_kwargs=TINY_GAN["seed_kwargs"])
+    seeded = [lab for lab, on in zip(model.labels, model.module.seeded_labels.tolist(), strict=True) if on]
+    assert seeded == model.rare_labels_ == ["type_3"]
 
 
 def test_garage_save_load_keeps_both_stages(garage, sim, tmp_path, monkeypatch):
@@ -335,6 +348,8 @@ def test_garage_augment_and_cli_give_the_same_cells(sim, tmp_path):
 def test_garage_bad_options_are_one_line_errors(sim):
     with pytest.raises(scaug.ScaugInputError, match="seeded_fraction"):
         scaug.tl.train_generator(sim, "garage", labels_key="cell_type", model_kwargs={"seeded_fraction": 2})
+    with pytest.raises(scaug.ScaugInputError, match="seeded_labels"):
+        scaug.tl.train_generator(sim, "garage", labels_key="cell_type", model_kwargs={"seeded_labels": "few"})
     with pytest.raises(scaug.ScaugInputError, match="min_seeds"):
         scaug.tl.train_generator(
             sim, "garage", labels_key="cell_type", model_kwargs={"seed_kwargs": {"min_seeds": 0}}

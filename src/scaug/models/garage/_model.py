@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ class GARAGE(GANModelBase):
         Registry of a saved model (used by :meth:`load`).
     seeded_fraction
         Fraction of generator inputs that carry a seed embedding (``0``: no seeds).
+    seeded_labels
+        ``"all"``: inputs of every label carry seeds; ``"rare"``: only those of rare labels
+        (:attr:`rare_labels_`), the others are generated from noise as by cscGAN.
     seed_noise
         Jitter added to (standardised) seed embeddings.
     rare_sampling
@@ -86,6 +90,7 @@ class GARAGE(GANModelBase):
         registry: dict | None = None,
         *,
         seeded_fraction: float = 0.5,
+        seeded_labels: Literal["all", "rare"] = "all",
         seed_noise: float = 0.1,
         rare_sampling: float = 5.0,
         seed_kwargs: dict | None = None,
@@ -93,6 +98,8 @@ class GARAGE(GANModelBase):
     ):
         if not 0 <= seeded_fraction <= 1:
             raise ScaugInputError(f"seeded_fraction must be in [0, 1], got {seeded_fraction}")
+        if seeded_labels not in ("all", "rare"):
+            raise ScaugInputError(f"seeded_labels must be 'all' or 'rare', got {seeded_labels!r}")
         if seed_noise < 0 or rare_sampling <= 0:
             raise ScaugInputError("seed_noise must be >= 0 and rare_sampling > 0")
         seed_kwargs = dict(seed_kwargs or {})
@@ -108,14 +115,21 @@ class GARAGE(GANModelBase):
             "gat_dropout": sp["dropout"],
         }
         super().__init__(adata, registry, **kwargs)
-        extra = {"seeded_fraction": seeded_fraction, "seed_noise": seed_noise, "rare_sampling": rare_sampling}
+        extra = {
+            "seeded_fraction": seeded_fraction,
+            "seeded_labels": seeded_labels,
+            "seed_noise": seed_noise,
+            "rare_sampling": rare_sampling,
+        }
         self.init_params_["non_kwargs"].update({**extra, "seed_kwargs": seed_kwargs})
         self.seeds_: pd.DataFrame | None = None
         self.seed_history_: pd.DataFrame | None = None
         self.rare_labels_: list[str] = []
         if adata is not None and registry is None:  # not when loading: the saved stage 1 is restored
             self.select_seeds()
-        self._model_summary_string += f", seeded_fraction {seeded_fraction}, rare_sampling {rare_sampling}"
+        self._model_summary_string += (
+            f", seeded_fraction {seeded_fraction} ({seeded_labels} labels), rare_sampling {rare_sampling}"
+        )
 
     @property
     def _module_cls(self):
@@ -173,11 +187,16 @@ class GARAGE(GANModelBase):
         emb = (emb - emb.mean(axis=0)) / np.maximum(emb.std(axis=0), 1e-6)
         rows = selector.seeds_["row"].to_numpy()
         codes = pd.Index(self.labels).get_indexer(labels[rows])
-        self.module.set_seeds(torch.from_numpy(emb[rows]), torch.from_numpy(codes))
+        self.rare_labels_ = [str(lab) for lab in selector.rare_.index[selector.rare_.to_numpy()]]
+        seeded = (
+            np.ones(len(self.labels), dtype=bool)
+            if self.init_params_["non_kwargs"].get("seeded_labels", "all") == "all"
+            else np.isin(self.labels, self.rare_labels_)
+        )
+        self.module.set_seeds(torch.from_numpy(emb[rows]), torch.from_numpy(codes), torch.from_numpy(seeded))
         self.module.seed_network.load_state_dict(selector.network_.state_dict())
         self.seeds_ = selector.seeds_.drop(columns="row")
         self.seed_history_ = selector.history_
-        self.rare_labels_ = [str(lab) for lab in selector.rare_.index[selector.rare_.to_numpy()]]
         logger.info("GARAGE stage 1: %d seeds; rare labels %s", len(self.seeds_), self.rare_labels_ or "none")
         return self.seeds_
 

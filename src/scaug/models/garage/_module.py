@@ -12,8 +12,9 @@ class GarageModule(GANModule):
     """A conditional WGAN-GP whose generator input carries the embedding of a seed cell.
 
     The generator input of a cell of label ``y`` is ``[noise, s, 1]`` with probability
-    ``seeded_fraction`` and ``[noise, 0, 0]`` otherwise, where ``s`` is the (jittered) stage-1
-    embedding of a seed cell of label ``y`` drawn uniformly from that label's seeds. Critic, training
+    ``seeded_fraction`` (if ``y`` is one of the seeded labels, see :meth:`set_seeds`) and
+    ``[noise, 0, 0]`` otherwise, where ``s`` is the (jittered) stage-1 embedding of a seed cell of
+    label ``y`` drawn uniformly from that label's seeds. Critic, training
     plan, LSN output and conditional batch norm are cscGAN's (:class:`~scaug.models.cscgan.GANModule`).
     The stage-1 graph attention network is kept in the module so that ``save`` keeps both stages.
 
@@ -67,9 +68,15 @@ class GarageModule(GANModule):
         )
         self.register_buffer("seed_embeddings", torch.zeros(0, n_seed_input))
         self.register_buffer("seed_codes", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("seeded_labels", torch.ones(n_labels, dtype=torch.bool))
 
-    def set_seeds(self, embeddings: torch.Tensor, codes: torch.Tensor) -> None:
-        """Store the seed embeddings and their label codes (every label needs at least one seed)."""
+    def set_seeds(
+        self, embeddings: torch.Tensor, codes: torch.Tensor, seeded_labels: torch.Tensor | None = None
+    ) -> None:
+        """Store the seed embeddings and their label codes (every label needs at least one seed).
+
+        ``seeded_labels`` (bool per label, default all): the labels whose generator inputs carry seeds.
+        """
         missing = set(range(self.n_labels)) - set(codes.tolist())
         if missing:
             raise ValueError(f"labels {sorted(missing)} have no seed")
@@ -77,6 +84,8 @@ class GarageModule(GANModule):
         device = self.seed_embeddings.device
         self.seed_embeddings = embeddings[order].float().to(device)
         self.seed_codes = codes[order].long().to(device)
+        if seeded_labels is not None:
+            self.seeded_labels = torch.as_tensor(seeded_labels, dtype=torch.bool, device=device)
 
     def latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         """``[noise, seed embedding or 0, seeded flag]`` for cells of ``labels``.
@@ -87,6 +96,7 @@ class GarageModule(GANModule):
         device, n = labels.device, len(labels)
         z = torch.randn(n, self.n_latent, generator=rng, device=device)
         seeded = torch.rand(n, generator=rng, device=device) < self.seeded_fraction
+        seeded &= self.seeded_labels.to(device)[labels]
         counts = torch.bincount(self.seed_codes, minlength=self.n_labels).to(device)
         offsets = torch.cumsum(counts, 0) - counts
         pick = offsets[labels] + (torch.rand(n, generator=rng, device=device) * counts[labels]).long()
