@@ -321,7 +321,7 @@ def sample_from_profiles(
     """Poisson counts: cell ``i`` gets ``Poisson(totals[i] * profiles[rows[i], g])`` counts of gene ``g``.
 
     Made for many genes with small counts each (the genes a GAN does not model). Genes whose mean
-    count reaches ``dense_mean`` in a typical cell are drawn gene by gene (:func:`poisson_csr`); the long tail of the
+    count reaches ``dense_mean`` in a typical cell are drawn gene by gene; the long tail of the
     others is drawn count by count: a Poisson number of counts per cell, each placed on a gene
     drawn from the tail's profile (the same distribution, at a cost that grows with the counts,
     not with cells x genes).
@@ -345,7 +345,9 @@ def sample_from_profiles(
     typical = float(np.median(totals)) if len(totals) else 0.0
     is_dense = profiles.max(axis=0, initial=0.0) * typical >= dense_mean
     dense, tail = np.flatnonzero(is_dense), np.flatnonzero(~is_dense)
-    out = with_columns(poisson_csr(totals[:, None] * profiles[:, dense][rows], rng), dense, shape)
+    out = with_columns(
+        sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[:, dense][rows])), dense, shape
+    )
     tail_profiles = profiles[:, tail]
     tail_counts = rng.poisson(totals * tail_profiles.sum(axis=1)[rows])
     return out + with_columns(_draw_counts(tail_profiles, rows, tail_counts, rng), tail, shape)

@@ -17,6 +17,7 @@ from scvi import REGISTRY_KEYS
 from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
+from tqdm.auto import tqdm
 
 from ..._validation import ScaugInputError, check_values
 from ._counts import (
@@ -35,6 +36,8 @@ from ._module import GANModule
 from ._trainingplan import WGANGPTrainingPlan
 
 logger = logging.getLogger("scaug")
+# Below this many cells generation takes seconds at most: no progress bar.
+_PROGRESS_CELLS = 100_000
 
 Output = Literal["counts", "normalized"]
 
@@ -369,7 +372,7 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         return pd.concat(frames, axis=1) if frames else None
 
     def sample(
-        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 1024
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate ``n_per_label[label]`` cells per label.
 
@@ -380,7 +383,8 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         random_state
             Seed; the same seed gives the same cells on CPU.
         chunk_size
-            Cells generated per forward pass (bounds the working memory).
+            Cells generated per forward pass (bounds the working memory). Small chunks are faster
+            too: their arrays are reused from the heap instead of being mapped afresh each time.
 
         Returns
         -------
@@ -405,13 +409,17 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()
-        out = RowStack(sum(int(n) for n in n_per_label.values()), len(self.var_names_))
+        n_total = sum(int(n) for n in n_per_label.values())
+        out = RowStack(n_total, len(self.var_names_))
+        progress = tqdm(total=n_total, desc="sample", unit="cells", disable=n_total < _PROGRESS_CELLS)
         for lab, n in n_per_label.items():
             for start in range(0, int(n), chunk_size):
                 codes = np.full(min(chunk_size, int(n) - start), self.labels.index(lab))
                 library = self._draw_library(codes, rng)
                 profiles = self._profiles(codes, torch_rng, library)
                 out.append(self._to_output(profiles, codes, library, torch_rng, rng))
+                progress.update(len(codes))
+        progress.close()
         labels = np.repeat(
             np.asarray(list(n_per_label), dtype=object), [int(n) for n in n_per_label.values()]
         )
@@ -609,7 +617,7 @@ class SCGAN(GANModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 4096,
+        chunk_size: int = 1024,
         max_draws_factor: int = 20,
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate cells and keep those the real-cell classifier assigns to a requested label.
