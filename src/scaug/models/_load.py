@@ -28,9 +28,14 @@ def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = 
     --------
     >>> import scaug
     >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
-    >>> model = scaug.tl.train_generator(adata, "cscgan", labels_key="cell_type", max_epochs=1)
-    >>> model.save("cscgan_model", overwrite=True)
-    >>> scaug.models.load_model("cscgan_model").method
+    >>> model = scaug.tl.train_generator(
+    ...     adata, "cscgan", labels_key="cell_type", max_epochs=1, train_kwargs={"enable_progress_bar": False}
+    ... )
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp()
+    >>> model.save(path, overwrite=True)
+    >>> loaded = scaug.models.load_model(path)  # doctest: +SKIP
+    >>> loaded.method  # doctest: +SKIP
     'cscgan'
     """
     import importlib

@@ -22,7 +22,7 @@ def fit_labeller(profiles: np.ndarray, labels: np.ndarray, *, log_normalize: boo
     >>> import numpy as np
     >>> x = np.vstack([np.eye(3)[[0] * 5], np.eye(3)[[2] * 5]]) * 10 + 1
     >>> clf = fit_labeller(x, np.array(["a"] * 5 + ["b"] * 5), log_normalize=True)
-    >>> clf.predict(x[:1])[0]
+    >>> str(clf.predict(x[:1])[0])
     'a'
     """
     n_components = int(min(50, profiles.shape[0] - 1, profiles.shape[1]))

@@ -43,7 +43,9 @@ def train_cscgan(
     --------
     >>> import scaug
     >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
-    >>> model = scaug.tl.train_generator(adata, "cscgan", labels_key="cell_type", max_epochs=1)
+    >>> model = scaug.tl.train_generator(
+    ...     adata, "cscgan", labels_key="cell_type", max_epochs=1, train_kwargs={"enable_progress_bar": False}
+    ... )
     """
     return fit(
         CSCGAN,
@@ -64,7 +66,9 @@ def train_scgan(
     --------
     >>> import scaug
     >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
-    >>> model = scaug.tl.train_generator(adata, "scgan", labels_key="cell_type", max_epochs=1)
+    >>> model = scaug.tl.train_generator(
+    ...     adata, "scgan", labels_key="cell_type", max_epochs=1, train_kwargs={"enable_progress_bar": False}
+    ... )
     """
     return fit(
         SCGAN,

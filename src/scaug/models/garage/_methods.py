@@ -23,7 +23,12 @@ def train_garage(
     >>> import scaug
     >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
     >>> model = scaug.tl.train_generator(
-    ...     adata, "garage", labels_key="cell_type", max_epochs=1, model_kwargs={"seed_kwargs": {"max_epochs": 5}}
+    ...     adata,
+    ...     "garage",
+    ...     labels_key="cell_type",
+    ...     max_epochs=1,
+    ...     model_kwargs={"seed_kwargs": {"max_epochs": 5}},
+    ...     train_kwargs={"enable_progress_bar": False},
     ... )
     """
     return fit(

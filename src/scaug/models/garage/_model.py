@@ -76,7 +76,7 @@ class GARAGE(GANModelBase):
     >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
     >>> scaug.models.GARAGE.setup_anndata(adata, labels_key="cell_type")
     >>> model = scaug.models.GARAGE(adata, seed_kwargs={"max_epochs": 10})
-    >>> model.seeds_.groupby("label", observed=True).size().min() >= 5
+    >>> bool(model.seeds_.groupby("label", observed=True).size().min() >= 5)
     True
     >>> model.train(max_steps=5, enable_progress_bar=False)
     >>> X, labels = model.sample({"type_2": 20}, random_state=0)

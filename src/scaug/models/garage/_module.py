@@ -41,7 +41,7 @@ class GarageModule(GANModule):
     >>> import torch
     >>> m = GarageModule(50, 2, n_seed_input=4, n_hidden_generator=(32,), n_hidden_critic=(32,))
     >>> m.set_seeds(torch.randn(3, 4), torch.tensor([0, 1, 1]))
-    >>> m.generate(torch.tensor([0, 1])).shape
+    >>> m.generate(torch.tensor([0, 1]), library=torch.tensor([500.0, 800.0])).shape
     torch.Size([2, 50])
     """
 
