@@ -79,22 +79,22 @@ def score(train, heldout, syn, labels_key: str, embedding) -> dict:
     }
 
 
-def generation_speed(model, n: int = 20_000) -> float:
+def generation_speed(model, n: int = 20_000, **sample_kwargs) -> float:
     """Cells per second of ``model.sample`` for ``n`` cells spread by label frequency."""
     n_per_label = _spread(model, n)
-    model.sample({next(iter(n_per_label)): 100}, random_state=0)  # warm up
+    model.sample({next(iter(n_per_label)): 100}, random_state=0, **sample_kwargs)  # warm up
     start = time.perf_counter()
-    X, _ = model.sample(n_per_label, random_state=1)
+    X, _ = model.sample(n_per_label, random_state=1, **sample_kwargs)
     return X.shape[0] / (time.perf_counter() - start)
 
 
-def generation_memory_mb(model, n: int) -> float:
+def generation_memory_mb(model, n: int, **sample_kwargs) -> float:
     """Peak memory numpy/scipy allocate while ``model.sample`` makes ``n`` cells, minus the result itself.
 
     Measured with tracemalloc (torch's own buffers are not counted; they are one chunk's worth).
     """
     tracemalloc.start()
-    X, labels = model.sample(_spread(model, n), random_state=1)
+    X, labels = model.sample(_spread(model, n), random_state=1, **sample_kwargs)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     result = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes + labels.nbytes

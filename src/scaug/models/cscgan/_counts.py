@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -158,18 +158,38 @@ def poisson_csr(
     ((10000, 3), [[0.0, 0.5, 4.0]])
     """
     rates = np.asarray(rates, dtype=np.float32)
-    starts = range(0, rates.shape[0], block_rows)
-    blocks = (rates[start : start + block_rows] for start in starts)
+    draw = partial(_poisson_block, direct_rate=direct_rate)
+    return _in_blocks(draw, [rates], rates.shape[1], rng, block_rows=block_rows, n_threads=n_threads)
+
+
+def _in_blocks(
+    draw: Callable[..., sparse.csr_matrix],
+    arrays: list[np.ndarray],
+    n_cols: int,
+    rng: np.random.Generator,
+    *,
+    block_rows: int,
+    n_threads: int | None,
+) -> sparse.csr_matrix:
+    """``draw(*rows of arrays, rng=...)`` for blocks of ``block_rows`` rows in threads, stacked.
+
+    Each block has its own generator spawned from ``rng``, so the result depends on ``rng`` and
+    ``block_rows``, not on ``n_threads`` (default: torch's number of threads). numpy releases the
+    GIL in the array operations and random draws the blocks spend their time in.
+    """
+    n_rows = len(arrays[0])
+    starts = range(0, n_rows, block_rows)
+    blocks = ([a[start : start + block_rows] for a in arrays] for start in starts)
     rngs = rng.spawn(len(starts))
     n_threads = torch.get_num_threads() if n_threads is None else n_threads
-    out = RowStack(*rates.shape)
+    out = RowStack(n_rows, n_cols)
     with ThreadPoolExecutor(max(1, min(n_threads, len(starts)))) as pool:
-        for block in pool.map(_poisson_block, blocks, rngs, repeat(direct_rate)):
+        for block in pool.map(lambda parts, r: draw(*parts, rng=r), blocks, rngs):
             out.append(block)
     return out.tocsr()
 
 
-def _poisson_block(rates: np.ndarray, rng: np.random.Generator, direct_rate: float) -> sparse.csr_matrix:
+def _poisson_block(rates: np.ndarray, *, rng: np.random.Generator, direct_rate: float) -> sparse.csr_matrix:
     """:func:`poisson_csr` of one block of rows, in one thread."""
     rates = np.ascontiguousarray(rates)
     flat_rates = rates.reshape(-1)
@@ -317,6 +337,8 @@ def sample_from_profiles(
     rng: np.random.Generator,
     *,
     dense_mean: float = 2.0,
+    block_rows: int = 1024,
+    n_threads: int | None = None,
 ) -> sparse.csr_matrix:
     """Poisson counts: cell ``i`` gets ``Poisson(totals[i] * profiles[rows[i], g])`` counts of gene ``g``.
 
@@ -324,7 +346,8 @@ def sample_from_profiles(
     count reaches ``dense_mean`` in a typical cell are drawn gene by gene; the long tail of the
     others is drawn count by count: a Poisson number of counts per cell, each placed on a gene
     drawn from the tail's profile (the same distribution, at a cost that grows with the counts,
-    not with cells x genes).
+    not with cells x genes). Blocks of ``block_rows`` cells are drawn in ``n_threads`` threads, as
+    by :func:`poisson_csr`.
 
     Returns
     -------
@@ -341,10 +364,27 @@ def sample_from_profiles(
     profiles = np.asarray(profiles, dtype=np.float64)
     rows = np.asarray(rows)
     totals = np.asarray(totals, dtype=np.float64)
-    shape = (len(totals), profiles.shape[1])
     typical = float(np.median(totals)) if len(totals) else 0.0
     is_dense = profiles.max(axis=0, initial=0.0) * typical >= dense_mean
-    dense, tail = np.flatnonzero(is_dense), np.flatnonzero(~is_dense)
+    draw = partial(
+        _profile_block, profiles=profiles, dense=np.flatnonzero(is_dense), tail=np.flatnonzero(~is_dense)
+    )
+    return _in_blocks(
+        draw, [rows, totals], profiles.shape[1], rng, block_rows=block_rows, n_threads=n_threads
+    )
+
+
+def _profile_block(
+    rows: np.ndarray,
+    totals: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    profiles: np.ndarray,
+    dense: np.ndarray,
+    tail: np.ndarray,
+) -> sparse.csr_matrix:
+    """:func:`sample_from_profiles` of one block of cells, in one thread."""
+    shape = (len(totals), profiles.shape[1])
     out = with_columns(
         sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[:, dense][rows])), dense, shape
     )

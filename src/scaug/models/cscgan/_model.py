@@ -372,7 +372,7 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         return pd.concat(frames, axis=1) if frames else None
 
     def sample(
-        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 1024
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate ``n_per_label[label]`` cells per label.
 
@@ -383,8 +383,7 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         random_state
             Seed; the same seed gives the same cells on CPU.
         chunk_size
-            Cells generated per forward pass (bounds the working memory). Small chunks are faster
-            too: their arrays are reused from the heap instead of being mapped afresh each time.
+            Cells generated per forward pass (bounds the working memory).
 
         Returns
         -------
@@ -617,7 +616,7 @@ class SCGAN(GANModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 1024,
+        chunk_size: int = 4096,
         max_draws_factor: int = 20,
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate cells and keep those the real-cell classifier assigns to a requested label.
