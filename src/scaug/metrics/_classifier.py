@@ -57,7 +57,7 @@ def classifier_auc(
     >>> rng = np.random.default_rng(0)
     >>> a, b = rng.normal(size=(200, 5)), rng.normal(size=(200, 5))
     >>> auc = scaug.metrics.classifier_auc(a, b).set_index("label")["value"]["all"]
-    >>> 0.3 < auc < 0.7
+    >>> bool(0.3 < auc < 0.7)
     True
     """
     real_labels = as_labels(real_labels, len(real))

@@ -96,7 +96,7 @@ def label_fidelity(
     >>> X = np.r_[rng.normal(0, 1, (300, 5)), rng.normal(4, 1, (15, 5))]
     >>> y = np.r_[["big"] * 300, ["rare"] * 15]
     >>> t = scaug.metrics.label_fidelity(X, y, X[300:], y[300:])
-    >>> t.set_index("label")["value"]["rare"]
+    >>> float(t.set_index("label")["value"]["rare"])
     1.0
     """
     train_labels = as_labels(train_labels, len(train))

@@ -58,7 +58,7 @@ def memorisation(
     >>> train = rng.normal(size=(300, 5))
     >>> copies = train[:100] + rng.normal(0, 0.01, (100, 5))
     >>> t = scaug.metrics.memorisation(train, copies, rng.normal(size=(100, 5)))
-    >>> t.set_index("metric")["value"]["memorisation_ratio"] < 0.1
+    >>> bool(t.set_index("metric")["value"]["memorisation_ratio"] < 0.1)
     True
     """
     from sklearn.neighbors import NearestNeighbors

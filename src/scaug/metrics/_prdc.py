@@ -62,7 +62,7 @@ def prdc(
     >>> import numpy as np, scaug
     >>> rng = np.random.default_rng(0)
     >>> t = scaug.metrics.prdc(rng.normal(size=(300, 5)), rng.normal(size=(300, 5)))
-    >>> t.set_index("metric")["value"]["coverage"] > 0.8
+    >>> bool(t.set_index("metric")["value"]["coverage"] > 0.8)
     True
     """
     real_labels = as_labels(real_labels, len(real))

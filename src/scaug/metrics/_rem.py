@@ -45,7 +45,7 @@ def rem(
     >>> import numpy as np, scaug
     >>> rng = np.random.default_rng(0)
     >>> t = scaug.metrics.rem(rng.gamma(2, size=500), np.full(100, 0.1))
-    >>> t.set_index("metric")["value"]["rem_spread"] < 0.1
+    >>> bool(t.set_index("metric")["value"]["rem_spread"] < 0.1)
     True
     """
     reference_labels = as_labels(reference_labels, len(reference_error))

@@ -79,7 +79,7 @@ def augment(
     >>> import scaug
     >>> adata = scaug.datasets.simulate(600, 100, 4, imbalance=0.05, random_state=0)
     >>> aug = scaug.tl.augment(adata, "smote", labels_key="cell_type")
-    >>> aug.obs["scaug_synthetic"].sum() > 0
+    >>> bool(aug.obs["scaug_synthetic"].sum() > 0)
     True
     """
     check_adata(adata)
