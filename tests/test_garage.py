@@ -225,6 +225,18 @@ def test_generator_input_carries_seed_embeddings_of_the_requested_label():
     assert (module.latent(labels)[:, 8:] == 0).all()
 
 
+def test_module_loads_a_state_saved_before_seeded_labels():
+    kwargs = {"n_seed_input": 4, "n_hidden_generator": (16,), "n_hidden_critic": (16,)}
+    old = GarageModule(20, 3, **kwargs)
+    old.set_seeds(torch.randn(3, 4), torch.tensor([0, 1, 2]))
+    state = {k: v for k, v in old.state_dict().items() if k != "seeded_labels"}
+    new = GarageModule(20, 3, **kwargs)
+    new.seeded_labels = torch.tensor([True, False, False])
+    new.load_state_dict(state)
+    assert new.seeded_labels.tolist() == [True, True, True]
+    torch.testing.assert_close(new.seed_embeddings, old.seed_embeddings)
+
+
 def test_module_refuses_a_label_without_seed():
     module = GarageModule(20, 3, n_seed_input=4, n_hidden_generator=(16,), n_hidden_critic=(16,))
     with pytest.raises(ValueError, match="no seed"):

@@ -105,6 +105,8 @@ class GarageModule(GANModule):
         return torch.cat([z, seeds, seeded[:, None].float()], dim=1)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Models saved before seeded_labels existed seeded every label.
+        state_dict.setdefault(prefix + "seeded_labels", torch.ones_like(self.seeded_labels))
         # The number of seeds is only known from the saved state: size the buffers to fit it.
         for name in ("seed_embeddings", "seed_codes"):
             saved = state_dict.get(prefix + name)
