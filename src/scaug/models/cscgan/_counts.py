@@ -366,8 +366,14 @@ def sample_from_profiles(
     totals = np.asarray(totals, dtype=np.float64)
     typical = float(np.median(totals)) if len(totals) else 0.0
     is_dense = profiles.max(axis=0, initial=0.0) * typical >= dense_mean
+    dense, tail = np.flatnonzero(is_dense), np.flatnonzero(~is_dense)
+    # Split once here, not in every block.
     draw = partial(
-        _profile_block, profiles=profiles, dense=np.flatnonzero(is_dense), tail=np.flatnonzero(~is_dense)
+        _profile_block,
+        dense=dense,
+        tail=tail,
+        dense_profiles=profiles[:, dense],
+        tail_profiles=profiles[:, tail],
     )
     return _in_blocks(
         draw, [rows, totals], profiles.shape[1], rng, block_rows=block_rows, n_threads=n_threads
@@ -379,16 +385,14 @@ def _profile_block(
     totals: np.ndarray,
     *,
     rng: np.random.Generator,
-    profiles: np.ndarray,
     dense: np.ndarray,
     tail: np.ndarray,
+    dense_profiles: np.ndarray,
+    tail_profiles: np.ndarray,
 ) -> sparse.csr_matrix:
     """:func:`sample_from_profiles` of one block of cells, in one thread."""
-    shape = (len(totals), profiles.shape[1])
-    out = with_columns(
-        sparse.csr_matrix(rng.poisson(totals[:, None] * profiles[:, dense][rows])), dense, shape
-    )
-    tail_profiles = profiles[:, tail]
+    shape = (len(totals), len(dense) + len(tail))
+    out = with_columns(sparse.csr_matrix(rng.poisson(totals[:, None] * dense_profiles[rows])), dense, shape)
     tail_counts = rng.poisson(totals * tail_profiles.sum(axis=1)[rows])
     return out + with_columns(_draw_counts(tail_profiles, rows, tail_counts, rng), tail, shape)
 
