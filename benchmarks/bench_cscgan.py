@@ -101,6 +101,25 @@ def generation_memory_mb(model, n: int, **sample_kwargs) -> float:
     return (peak - result) / 2**20
 
 
+def generation_scores(model, n: int = 20_000, repeats: int = 1, **sample_kwargs) -> dict[str, int]:
+    """Best cells/s of ``repeats`` runs over all genes and, without its background genes, the modelled
+    genes only; working memory for 20k and 100k cells (GANs only)."""
+
+    def speed() -> int:
+        return round(max(generation_speed(model, n, **sample_kwargs) for _ in range(repeats)))
+
+    out = {"gen_cells_per_s": speed()}
+    if getattr(model, "background_genes_", None):  # the same model without its background genes
+        background, model.background_genes_ = model.background_genes_, []
+        try:
+            out["gen_cells_per_s_modelled_genes_only"] = speed()
+        finally:
+            model.background_genes_ = background
+    for cells in (20_000, 100_000) if hasattr(model, "module") else ():
+        out[f"gen_working_mb_{cells // 1000}k"] = round(generation_memory_mb(model, cells, **sample_kwargs))
+    return out
+
+
 def _spread(model, n: int) -> dict[str, int]:
     labels = model.label_counts
     return {lab: int(k) for lab, k in (labels / labels.sum() * n).round().astype(int).items()}
@@ -149,13 +168,7 @@ def run(
             }
         )
         print(pd.Series(rows[-1]).to_string(), flush=True)
-    rows[-1]["gen_cells_per_s"] = round(generation_speed(model))
-    if getattr(model, "background_genes_", None):  # the same model without its background genes
-        background, model.background_genes_ = model.background_genes_, []
-        rows[-1]["gen_cells_per_s_modelled_genes_only"] = round(generation_speed(model))
-        model.background_genes_ = background
-    for n in (20_000, 100_000) if hasattr(model, "module") else ():
-        rows[-1][f"gen_working_mb_{n // 1000}k"] = round(generation_memory_mb(model, n))
+    rows[-1].update(generation_scores(model))
     rows[-1]["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return rows
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import anndata as ad
 import pandas as pd
 import torch
-from bench_cscgan import DATA, DATASETS, ROOT, _append, generation_memory_mb, generation_speed, split
+from bench_cscgan import DATA, DATASETS, ROOT, _append, generation_scores, split
 
 import scaug
 
@@ -35,22 +35,6 @@ def trained_model(path: Path, dataset: str):
         model = scaug.tl.train_generator(train, "cscgan", labels_key=labels_key, random_state=0)
         model.save(str(path))
     return scaug.models.load_model(str(path))
-
-
-def measure(model, chunk_size: int, n: int, repeats: int) -> dict:
-    """Best cells/s over ``repeats`` runs, all genes and modelled genes only, and working memory."""
-    row = {"chunk_size": chunk_size}
-    row["cells_per_s"] = round(max(generation_speed(model, n, chunk_size=chunk_size) for _ in range(repeats)))
-    background, model.background_genes_ = model.background_genes_, []
-    try:
-        row["cells_per_s_modelled_genes_only"] = round(
-            max(generation_speed(model, n, chunk_size=chunk_size) for _ in range(repeats))
-        )
-    finally:
-        model.background_genes_ = background
-    for cells in (20_000, 100_000):
-        row[f"working_mb_{cells // 1000}k"] = round(generation_memory_mb(model, cells, chunk_size=chunk_size))
-    return row
 
 
 def main() -> None:
@@ -76,7 +60,8 @@ def main() -> None:
                 "n_modelled_genes": len(model.modelled_genes),
                 "n_genes": len(model.var_names_),
                 "torch_threads": torch.get_num_threads(),
-                **measure(model, chunk_size, args.n, args.repeats),
+                "chunk_size": chunk_size,
+                **generation_scores(model, args.n, args.repeats, chunk_size=chunk_size),
                 "load_avg_1min": round(os.getloadavg()[0], 2),
             }
         )
