@@ -237,6 +237,55 @@ def test_module_loads_a_state_saved_before_seeded_labels():
     torch.testing.assert_close(new.seed_embeddings, old.seed_embeddings)
 
 
+def test_critic_scores_label_and_seeded_flag_and_fakes_follow_the_real_flags():
+    torch.manual_seed(0)
+    module = GarageModule(
+        20,
+        3,
+        n_seed_input=4,
+        seeded_fraction=0.5,
+        n_latent=8,
+        n_hidden_generator=(16,),
+        n_hidden_critic=(16,),
+    )
+    module.set_seeds(torch.randn(3, 4), torch.tensor([0, 1, 2]), torch.tensor([True, True, False]))
+    assert module.critic.projection.num_embeddings == 6
+    labels = torch.tensor([0, 1, 2] * 200)
+    tensors = {"X": torch.poisson(torch.full((600, 20), 3.0)), "labels": labels[:, None]}
+    inf = module.inference(**module._get_inference_input(tensors))
+    seeded = inf["seeded"]
+    # real cells get seeded flags as the fakes do: about half of labels 0 and 1, none of label 2
+    assert 0.4 < seeded[labels < 2].float().mean() < 0.6 and not seeded[labels == 2].any()
+    torch.testing.assert_close(inf["critic_labels"], labels + 3 * seeded.long())
+    assert torch.equal(inf["labels"], labels)
+    # each fake carries a seed exactly when its real counterpart was flagged
+    z = module.latent(labels, seeded=seeded)
+    assert torch.equal(z[:, -1].bool(), seeded)
+    gen = module.generative(**module._get_generative_input(tensors, inf))
+    assert gen["x"].shape == (600, 20)
+    # the flag changes the critic's score once its projection rows for the two flags differ
+    with torch.no_grad():
+        module.critic.projection.weight.normal_()
+    x = module.normalize(tensors["X"][:5])
+    lib = tensors["X"][:5].sum(1)
+    assert not torch.allclose(module.score(x, labels[:5], lib), module.score(x, labels[:5] + 3, lib))
+
+
+def test_module_loads_a_critic_saved_before_it_saw_the_seeded_flag():
+    kwargs = {"n_seed_input": 4, "n_hidden_generator": (16,), "n_hidden_critic": (16,)}
+    module = GarageModule(20, 3, **kwargs)
+    module.set_seeds(torch.randn(3, 4), torch.tensor([0, 1, 2]))
+    state = module.state_dict()
+    blind = torch.randn(3, 16)
+    state["critic.projection.weight"] = blind  # one projection row per label, as critics were saved then
+    new = GarageModule(20, 3, **kwargs)
+    new.load_state_dict(state)
+    x, lib = torch.rand(4, 20), torch.full((4,), 1000.0)
+    labels = torch.tensor([0, 1, 2, 1])
+    torch.testing.assert_close(new.score(x, labels, lib), new.score(x, labels + 3, lib))
+    torch.testing.assert_close(new.critic.projection.weight[:3], blind)
+
+
 def test_module_refuses_a_label_without_seed():
     module = GarageModule(20, 3, n_seed_input=4, n_hidden_generator=(16,), n_hidden_critic=(16,))
     with pytest.raises(ValueError, match="no seed"):
@@ -288,7 +337,7 @@ def test_garage_generates_counts_for_requested_labels(garage, sim):
     assert set(seeds["label"]) == set(garage.labels)
     assert len(garage.module.seed_embeddings) == len(seeds)
     assert garage.rare_labels_ == ["type_3"]
-    assert garage.params["seeded_fraction"] == 0.5
+    assert garage.params["seeded_fraction"] == 1.0
     assert garage.params["generator_steps"] == 10
     assert garage.module.seeded_labels.all()
 

@@ -44,6 +44,10 @@ class GANModule(BaseModuleClass):
         Dimension of the noise.
     n_extra_input
         Extra generator inputs that :meth:`latent` appends to the noise (``0`` here).
+    n_critic_classes
+        Classes the conditional critic's projection tells apart (default ``n_labels``); a subclass
+        that conditions the critic on more than the label returns them as ``critic_labels`` from
+        :meth:`inference`.
     n_hidden_generator, n_hidden_critic
         Hidden layer widths.
     library_size
@@ -73,6 +77,7 @@ class GANModule(BaseModuleClass):
         conditional: bool = True,
         n_latent: int = 128,
         n_extra_input: int = 0,
+        n_critic_classes: int | None = None,
         n_hidden_generator: Sequence[int] = (256, 512, 1024),
         n_hidden_critic: Sequence[int] = (1024, 512, 256),
         library_size: float | None = 20_000.0,
@@ -108,7 +113,7 @@ class GANModule(BaseModuleClass):
         self.critic = ProjectionCritic(
             n_input,
             n_hidden=tuple(n_hidden_critic),
-            n_labels=n_cond,
+            n_labels=(n_labels if n_critic_classes is None else n_critic_classes) if conditional else 0,
             n_extra_input=n_size,
             log_input=log_critic_input and library_size is not None,
         )
@@ -199,9 +204,13 @@ class GANModule(BaseModuleClass):
 
     @auto_move_data
     def inference(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Real cells of a minibatch (modelled genes), normalised as the generator's output, and their library sizes."""
+        """Real cells of a minibatch (modelled genes), normalised as the generator's output, and their library sizes.
+
+        ``critic_labels``: the classes the critic scores real and fake cells of the minibatch as
+        (here their labels).
+        """
         x = x[:, self.gene_index].float()
-        return {"x": self.normalize(x), "labels": labels, "library": x.sum(dim=1)}
+        return {"x": self.normalize(x), "labels": labels, "critic_labels": labels, "library": x.sum(dim=1)}
 
     @auto_move_data
     def generative(self, labels: torch.Tensor, library: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -217,7 +226,7 @@ class GANModule(BaseModuleClass):
     ) -> LossOutput:
         """Critic loss of WGAN-GP: fake score - real score + ``penalty`` x gradient penalty."""
         real, fake = inference_outputs["x"], generative_outputs["x"]
-        labels, library = inference_outputs["labels"], inference_outputs["library"]
+        labels, library = inference_outputs["critic_labels"], inference_outputs["library"]
         real_score = self.score(real, labels, library).mean()
         fake_score = self.score(fake, labels, library).mean()
         gp = self.gradient_penalty(real, fake, labels, library)

@@ -112,7 +112,9 @@ class WGANGPTrainingPlan(pl.LightningModule):
         """Generator loss: minus the critic's score of fakes for the minibatch's labels and library sizes."""
         inference_outputs = self.module.inference(**self.module._get_inference_input(batch))
         fake = self.fakes(batch, inference_outputs)
-        return -self.module.score(fake, inference_outputs["labels"], inference_outputs["library"]).mean()
+        return -self.module.score(
+            fake, inference_outputs["critic_labels"], inference_outputs["library"]
+        ).mean()
 
     def fakes(
         self, batch: dict[str, torch.Tensor], inference_outputs: dict[str, torch.Tensor]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from scvi.module.base import auto_move_data
 
 from ..cscgan import GANModule
 from ._gat import GATClassifier
@@ -16,6 +17,13 @@ class GarageModule(GANModule):
     ``[noise, 0, 0]`` otherwise, where ``s`` is the (jittered) stage-1 embedding of a seed cell of
     label ``y`` drawn uniformly from that label's seeds. Critic, training
     plan, LSN output and conditional batch norm are cscGAN's (:class:`~scaug.models.cscgan.GANModule`).
+
+    The critic is told whether a cell was seeded: it scores a cell of label ``y`` as class
+    ``y + n_labels x seeded``, and every real cell of a minibatch is assigned a seeded flag at the
+    same rate as the fakes, whose generator inputs follow the flag of their real counterpart. Real
+    cells do not depend on the flag, so seeded and unseeded inputs must each make realistic cells
+    of their label. A critic blind to the flag only judges their mixture, and the generator then
+    splits each label between them (each half alone far from the real cells).
     The stage-1 graph attention network is kept in the module so that ``save`` keeps both stages.
 
     Parameters
@@ -51,7 +59,7 @@ class GarageModule(GANModule):
         n_labels: int,
         *,
         n_seed_input: int = 64,
-        seeded_fraction: float = 0.5,
+        seeded_fraction: float = 1.0,
         seed_noise: float = 0.1,
         n_gat_input: int = 50,
         n_gat_hidden: int = 16,
@@ -59,7 +67,9 @@ class GarageModule(GANModule):
         gat_dropout: float = 0.3,
         **kwargs,
     ):
-        super().__init__(n_input, n_labels, n_extra_input=n_seed_input + 1, **kwargs)
+        super().__init__(
+            n_input, n_labels, n_extra_input=n_seed_input + 1, n_critic_classes=2 * n_labels, **kwargs
+        )
         self.n_seed_input = n_seed_input
         self.seeded_fraction = float(seeded_fraction)
         self.seed_noise = float(seed_noise)
@@ -87,16 +97,27 @@ class GarageModule(GANModule):
         if seeded_labels is not None:
             self.seeded_labels = torch.as_tensor(seeded_labels, dtype=torch.bool, device=device)
 
-    def latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+    def draw_seeded(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Whether each input of ``labels`` carries a seed: ``seeded_fraction`` of those of seeded labels."""
+        seeded = torch.rand(len(labels), generator=rng, device=labels.device) < self.seeded_fraction
+        return seeded & self.seeded_labels.to(labels.device)[labels]
+
+    def latent(
+        self,
+        labels: torch.Tensor,
+        rng: torch.Generator | None = None,
+        seeded: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``[noise, seed embedding or 0, seeded flag]`` for cells of ``labels``.
 
+        ``seeded`` (bool per cell) says which inputs carry a seed (default: :meth:`draw_seeded`).
         Everything random is drawn on the device of ``labels`` with ``rng``, so a seeded ``rng``
         gives the same inputs every time.
         """
         device, n = labels.device, len(labels)
         z = torch.randn(n, self.n_latent, generator=rng, device=device)
-        seeded = torch.rand(n, generator=rng, device=device) < self.seeded_fraction
-        seeded &= self.seeded_labels.to(device)[labels]
+        if seeded is None:
+            seeded = self.draw_seeded(labels, rng)
         counts = torch.bincount(self.seed_codes, minlength=self.n_labels).to(device)
         offsets = torch.cumsum(counts, 0) - counts
         pick = offsets[labels] + (torch.rand(n, generator=rng, device=device) * counts[labels]).long()
@@ -104,9 +125,37 @@ class GarageModule(GANModule):
         seeds = (self.seed_embeddings.to(device)[pick] + jitter) * seeded[:, None]
         return torch.cat([z, seeds, seeded[:, None].float()], dim=1)
 
+    # -- training: the critic scores (label, seeded) classes -----------------------------------
+
+    @auto_move_data
+    def inference(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Real cells as in cscGAN, each assigned a seeded flag; critic class ``label + n_labels x seeded``."""
+        out = super().inference(x, labels)
+        seeded = self.draw_seeded(labels)
+        return {**out, "seeded": seeded, "critic_labels": labels + self.n_labels * seeded.long()}
+
+    def _get_generative_input(self, tensors, inference_outputs):
+        return {
+            **super()._get_generative_input(tensors, inference_outputs),
+            "seeded": inference_outputs["seeded"],
+        }
+
+    @auto_move_data
+    def generative(
+        self, labels: torch.Tensor, library: torch.Tensor, seeded: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """One generated cell per real cell of the minibatch: same label, library size and seeded flag."""
+        return {"x": self.generate(labels, z=self.latent(labels, seeded=seeded), library=library)}
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Models saved before seeded_labels existed seeded every label.
         state_dict.setdefault(prefix + "seeded_labels", torch.ones_like(self.seeded_labels))
+        # Critics saved before they were told the seeded flag scored labels only: the same
+        # projection for both flags is that critic.
+        key = prefix + "critic.projection.weight"
+        saved = state_dict.get(key)
+        if saved is not None and saved.shape[0] == self.n_labels:
+            state_dict[key] = torch.cat([saved, saved])
         # The number of seeds is only known from the saved state: size the buffers to fit it.
         for name in ("seed_embeddings", "seed_codes"):
             saved = state_dict.get(prefix + name)
