@@ -51,6 +51,8 @@ VARIANTS = {
     ),
     # seeds for rare labels only; the others are generated from noise, as by cscGAN
     "garage_rare_seeds": ("garage", {"seeded_labels": "rare"}),
+    # half the inputs seeded, half noise only (the default before every input carried a seed)
+    "garage_half_seeded": ("garage", {"seeded_fraction": 0.5}),
     "garage": ("garage", {}),
 }
 PER_LABEL = ["coverage", "precision", "label_fidelity", "memorisation_ratio", "classifier_auc"]
