@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from .._validation import ScaugInputError
@@ -34,8 +35,8 @@ def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = 
     >>> import tempfile
     >>> path = tempfile.mkdtemp()
     >>> model.save(path, overwrite=True)
-    >>> loaded = scaug.models.load_model(path)  # doctest: +SKIP
-    >>> loaded.method  # doctest: +SKIP
+    >>> loaded = scaug.models.load_model(path)
+    >>> loaded.method
     'cscgan'
     """
     import importlib
@@ -52,4 +53,11 @@ def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = 
     if name not in _MODELS:
         raise ScaugInputError(f"{dir_path} holds a {name!r} model, which is not a scaug model")
     cls = getattr(importlib.import_module(f".{_MODELS[name]}", __package__), name)
-    return cls.load(dir_path, adata=False, accelerator=accelerator, device=device)
+    # scvi-tools logs "File <dir>/model.pt already downloaded" for every local load: nothing is downloaded.
+    download_logger = logging.getLogger("scvi.data._download")
+    level = download_logger.level
+    download_logger.setLevel(logging.WARNING)
+    try:
+        return cls.load(dir_path, adata=False, accelerator=accelerator, device=device)
+    finally:
+        download_logger.setLevel(level)
