@@ -101,6 +101,7 @@ class GANModule(BaseModuleClass):
         # Mean and standard deviation of the real cells' log library sizes (see set_library_sizes).
         self.register_buffer("log_library", torch.tensor([0.0, 1.0]))
         n_cond = n_labels if conditional else 0
+        n_critic_cond = (n_critic_classes or n_labels) if conditional else 0
         n_size = int(self.condition_on_library)
         self.generator = GeneratorNetwork(
             n_latent + n_extra_input + n_size,
@@ -113,7 +114,7 @@ class GANModule(BaseModuleClass):
         self.critic = ProjectionCritic(
             n_input,
             n_hidden=tuple(n_hidden_critic),
-            n_labels=(n_labels if n_critic_classes is None else n_critic_classes) if conditional else 0,
+            n_labels=n_critic_cond,
             n_extra_input=n_size,
             log_input=log_critic_input and library_size is not None,
         )
