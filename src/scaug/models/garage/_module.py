@@ -98,7 +98,16 @@ class GarageModule(GANModule):
             self.seeded_labels = torch.as_tensor(seeded_labels, dtype=torch.bool, device=device)
 
     def draw_seeded(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-        """Whether each input of ``labels`` carries a seed: ``seeded_fraction`` of those of seeded labels."""
+        """Whether each input of ``labels`` carries a seed: ``seeded_fraction`` of those of seeded labels.
+
+        Examples
+        --------
+        >>> import torch
+        >>> m = GarageModule(50, 2, n_seed_input=4, seeded_fraction=1.0, n_hidden_generator=(32,), n_hidden_critic=(32,))
+        >>> m.set_seeds(torch.randn(2, 4), torch.tensor([0, 1]), seeded_labels=torch.tensor([False, True]))
+        >>> m.draw_seeded(torch.tensor([0, 1, 1])).tolist()
+        [False, True, True]
+        """
         seeded = torch.rand(len(labels), generator=rng, device=labels.device) < self.seeded_fraction
         return seeded & self.seeded_labels.to(labels.device)[labels]
 
