@@ -91,3 +91,45 @@ def test_bad_n_cells_syntax_is_usage_error(sim_path, tmp_path):
             ]
         )
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("protocol", ["downsampling", "imbalance"])
+def test_bench_quick_writes_table_figure_and_summary(protocol, tmp_path, capsys):
+    """The --quick settings run end to end (the issue's bound: under 5 minutes each on 2 cores)."""
+    import matplotlib
+    import pandas as pd
+
+    matplotlib.use("Agg")
+    csv, png = tmp_path / "bench.csv", tmp_path / "bench.png"
+    assert main(["bench", protocol, "--quick", "-o", str(csv), "--figure", str(png)]) == 0
+    table = pd.read_csv(csv)
+    assert {"method", "metric", "value", "status"} <= set(table.columns)
+    methods = set(table["method"])
+    assert {"none", "smote", "cscgan"} <= methods
+    if protocol == "downsampling":
+        assert "real_cells" in methods and set(table["n_kept"]) == {10, 2}
+    else:
+        assert set(table["fold"]) == {0, 1, 2}
+    assert png.stat().st_size > 0
+    out = capsys.readouterr().out
+    assert "wrote" in out and "smote" in out
+
+
+def test_bench_needs_data_or_quick(tmp_path, capsys):
+    assert main(["bench", "downsampling", "-o", str(tmp_path / "x.csv")]) == 2
+    assert "--input" in capsys.readouterr().err
+    sim = tmp_path / "sim.h5ad"
+    scaug.datasets.simulate(300, 50, 3, random_state=0).write_h5ad(sim)
+    assert main(["bench", "downsampling", "-i", str(sim), "--labels-key", "cell_type", "-o", "x.csv"]) == 2
+    assert "--target is required" in capsys.readouterr().err
+
+
+def test_bench_speed_on_the_command_line(tmp_path, capsys):
+    csv = tmp_path / "speed.csv"
+    code = main(["bench", "speed", "-m", "smote", "--sizes", "300", "-o", str(csv)])
+    assert code == 0
+    import pandas as pd
+
+    table = pd.read_csv(csv)
+    assert set(table["stage"]) == {"data", "train", "generate", "fidelity"}
+    assert (table.loc[table["metric"] == "seconds", "value"] > 0).all()

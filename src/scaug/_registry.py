@@ -161,8 +161,9 @@ register_method(
     "cscgan",
     _lazy(".models.cscgan._methods", "train_cscgan"),
     kind="deep",
-    description="conditional Wasserstein GAN (projection critic, conditional batch norm); counts out",
-    min_cells=5,
+    description="conditional Wasserstein GAN (projection critic, conditional batch norm); counts out; "
+    "labels of 1-19 cells fitted few-shot",
+    min_cells=1,
     reference=_MAROUF,
 )
 register_method(
@@ -181,4 +182,12 @@ register_method(
     description="graph-attention seed cells (rare-type priority) + cscGAN seeded with them; counts out",
     min_cells=5,
     reference="GARAGE (graph attention seed selection + seeded conditional GAN); Marouf et al. 2020",
+)
+register_method(
+    "scvi_ppc",
+    _lazy(".models.scvi._methods", "train_scvi_ppc"),
+    kind="deep",
+    description="scVI posterior predictive samples of the label's own real cells (NB likelihood); counts out",
+    min_cells=1,
+    reference="Lopez et al. 2018 (scVI); scvi-tools posterior_predictive_sample",
 )

@@ -84,7 +84,7 @@ def resolve_targets(
         listing = ", ".join(f"{lab!r} ({n} cells)" for lab, n in too_small.items())
         raise ScaugInputError(
             f"method {method!r} needs at least {min_cells} training cells per label; too few in {listing} "
-            "(generate other labels with an n_cells dict, or use random_oversample)"
+            f"(generate other labels with an n_cells dict, or use {_few_shot_methods(min(too_small.values()))})"
         )
     return {lab: wanted[lab] for lab in label_counts.index if lab in wanted}
 
@@ -111,3 +111,12 @@ def _proportional(label_counts: pd.Series, total: int) -> dict[str, int]:
     order = np.argsort(-(share - base).to_numpy(), kind="stable")[:remainder]
     base.iloc[order] += 1
     return {lab: int(n) for lab, n in base.items()}
+
+
+def _few_shot_methods(n_cells: int) -> str:
+    """Registered generators that learn labels of ``n_cells`` cells (copies excluded), for messages."""
+    from ._registry import methods
+
+    table = methods()
+    able = table.index[(table["min_cells"] <= n_cells) & (table.index != "random_oversample")].tolist()
+    return "a method that learns from fewer cells: " + ", ".join(able) if able else "random_oversample"

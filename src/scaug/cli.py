@@ -285,6 +285,91 @@ def _demo_run(args) -> int:
     return 0
 
 
+def _bench_args(p):
+    sub = p.add_subparsers(dest="protocol", required=True, metavar="PROTOCOL")
+    for name, help_text in _BENCH_HELP.items():
+        q = sub.add_parser(name, help=help_text, description=help_text)
+        q.add_argument("--output", "-o", required=True, help="CSV of the tidy result table")
+        q.add_argument("--figure", default=None, help="also draw the result (.png/.pdf/.svg)")
+        q.add_argument(
+            "--quick", action="store_true", help="small settings on simulated data (tests, docs; minutes)"
+        )
+        q.add_argument("--methods", "-m", nargs="+", default=None, help="registered method names")
+        q.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
+        q.add_argument(
+            "--train-kwargs",
+            type=_json_dict,
+            default=None,
+            help='JSON object {method: {options}} passed to training, e.g. \'{"cscgan": {"max_steps": 500}}\'',
+        )
+        if name == "speed":
+            q.add_argument("--sizes", nargs="+", type=int, default=None, help="numbers of training cells")
+            continue
+        q.add_argument(
+            "--input", "-i", default=None, help="input .h5ad file (default with --quick: simulated)"
+        )
+        q.add_argument("--labels-key", default=None, help="obs column with the cell-type labels")
+        q.add_argument("--layer", default=None, help="layer to model (default: 'counts' if present, else X)")
+        if name == "downsampling":
+            q.add_argument("--target", default=None, help="the label to downsample")
+            q.add_argument("--n-kept", nargs="+", type=int, default=None, help="target cells to keep")
+            q.add_argument("--rates", nargs="+", type=float, default=None, help="fractions to keep")
+            q.add_argument("--seeds", nargs="+", type=int, default=None, help="repetitions (default 0 1 2)")
+        else:
+            q.add_argument("--folds", type=int, default=None, help="cross-validation folds (default 5)")
+
+
+_BENCH_HELP = {
+    "downsampling": "downsample one label, augment it, score a target-vs-rest forest on held-out cells",
+    "imbalance": "the comparison study's protocol: MLP classifier, 5-fold CV, macro-F1 per method",
+    "speed": "training time, generation cells/s, fidelity time and peak memory vs data size",
+}
+
+
+def _bench_run(args) -> int:
+    from pathlib import Path
+
+    from . import bench
+    from ._validation import ScaugInputError
+
+    if args.protocol != "speed" and args.input is None and not args.quick:
+        raise ScaugInputError("pass --input data.h5ad (or --quick for simulated data)")
+    kwargs = bench.quick_settings(args.protocol) if args.quick else {}
+    if args.protocol != "speed" and args.input is not None:
+        if args.labels_key is None:
+            raise ScaugInputError("--labels-key is required with --input")
+        kwargs.update(adata=_read(args.input), labels_key=args.labels_key, layer=args.layer)
+    options = {
+        "methods": args.methods,
+        "train_kwargs": args.train_kwargs,
+        **{k: getattr(args, k, None) for k in ("target", "n_kept", "rates", "seeds", "sizes")},
+    }
+    if args.protocol == "imbalance":
+        options.update(n_folds=args.folds, random_state=args.random_state)
+    elif args.protocol == "speed":
+        options.update(random_state=args.random_state)
+    kwargs.update({k: v for k, v in options.items() if v is not None})
+    if args.protocol == "downsampling" and "target" not in kwargs:
+        raise ScaugInputError("--target is required: the label to downsample")
+    table = getattr(bench, args.protocol)(**kwargs)
+    table.to_csv(args.output, index=False)
+    print(bench.summarise(args.protocol, table).to_string())
+    written = [args.output]
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from . import pl
+
+        plot = getattr(pl, args.protocol, None)
+        if plot is None:
+            raise ScaugInputError(f"no figure for the {args.protocol} benchmark")
+        plot(table, show=False, save=str(Path(args.figure).resolve()))
+        written.append(args.figure)
+    print(f"wrote {' and '.join(written)}")
+    return 0
+
+
 def _summary(adata, labels_key: str, key: str) -> str:
     """Per-label table: real cells, synthetic cells, total."""
     import pandas as pd
@@ -319,6 +404,7 @@ _COMMANDS: dict[
         _fidelity_run,
         "report how realistic the synthetic cells are (PNG dashboard + CSV)",
     ),
+    "bench": (_bench_args, _bench_run, "run a benchmark: downsampling, imbalance or speed (tidy CSV)"),
     "demo": (
         _demo_args,
         _demo_run,

@@ -37,7 +37,9 @@ def memorisation(
     reference
         Held-out real cells (never seen by the generator).
     synthetic_labels, reference_labels
-        Labels, for per-label ratios (each label's cells against the same label's held-out cells).
+        Labels, for per-label ratios: each label's synthetic cells against the same label's
+        held-out cells, or against all held-out cells when the label has fewer than 3 (few-shot
+        labels).
     overall
         Whether to compute the overall (label ``"all"``) value.
     max_cells_per_label
@@ -80,7 +82,12 @@ def memorisation(
         copies[ALL] = float((d_syn < np.percentile(d_ref, 1)).mean()) if len(d_ref) and len(d_syn) else np.nan
     if synthetic_labels is not None and reference_labels is not None:
         for label in pd.unique(synthetic_labels):
-            ratio[label] = _ratio(d_syn[synthetic_labels == label], d_ref[reference_labels == label])
+            same = reference_labels == label
+            # A few-shot label rarely has held-out cells of its own: then compare with all held-out
+            # cells, which sit closer to the training cells than new cells of a rare label would,
+            # so copies are still caught (the ratio errs low, towards the warning).
+            ref = d_ref[same] if same.sum() >= MIN_CELLS else d_ref
+            ratio[label] = _ratio(d_syn[synthetic_labels == label], ref)
     return concat([rows("memorisation_ratio", ratio), rows("copy_fraction", copies)])
 
 

@@ -3,7 +3,7 @@
 from ._load import load_model
 from .cscgan import CSCGAN, SCGAN
 
-__all__ = ["CSCGAN", "GARAGE", "SCGAN", "load_model"]
+__all__ = ["CSCGAN", "GARAGE", "SCGAN", "SCVIPPC", "load_model"]
 
 
 def __getattr__(name: str):
@@ -12,4 +12,8 @@ def __getattr__(name: str):
         from .garage import GARAGE
 
         return GARAGE
+    if name == "SCVIPPC":
+        from .scvi import SCVIPPC
+
+        return SCVIPPC
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

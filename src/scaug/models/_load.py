@@ -8,7 +8,7 @@ import os
 from .._validation import ScaugInputError
 
 #: Saved model class names and the subpackage of scaug.models that holds each.
-_MODELS = {"CSCGAN": "cscgan", "SCGAN": "cscgan", "GARAGE": "garage"}
+_MODELS = {"CSCGAN": "cscgan", "SCGAN": "cscgan", "GARAGE": "garage", "SCVIPPC": "scvi"}
 
 
 def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = "auto"):

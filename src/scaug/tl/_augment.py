@@ -14,9 +14,9 @@ from .._generator import Generator
 from .._registry import get_method
 from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
-from .._validation import ScaugInputError, check_adata, check_labels
+from .._validation import ScaugInputError
 from ._generate import _spec_of, check_generator, sample_adata, slot_transforms
-from ._train import fit_method
+from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -82,10 +82,13 @@ def augment(
     >>> bool(aug.obs["scaug_synthetic"].sum() > 0)
     True
     """
-    check_adata(adata)
-    labels = check_labels(adata, labels_key)
+    counts = real_label_counts(adata, labels_key, key_added)
     if isinstance(method, str):
         spec = get_method(method)
+        # Before training: a label too small for the method must not cost a training run first.
+        n_per_label = resolve_targets(
+            counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
+        )
         gen, space, seconds = fit_method(
             adata,
             spec,
@@ -114,12 +117,10 @@ def augment(
                 f"the generator produces {'counts' if gen.counts else 'continuous values'} but adata {space.slot} "
                 f"holds {space.kind}; pass the matching layer="
             )
+        n_per_label = resolve_targets(
+            counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
+        )
     transforms = slot_transforms(adata, space)
-    real = _provenance.real_mask(adata, key_added)
-    counts = labels[real].dropna().value_counts(sort=False)
-    counts = counts[counts > 0]
-    counts.index = counts.index.astype(str)
-    n_per_label = resolve_targets(counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name)
     run_id = _provenance.new_run_id(adata, key_added, spec.name)
     reference = get_matrix(adata, space.layer)
     syn = sample_adata(

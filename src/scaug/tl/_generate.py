@@ -16,7 +16,7 @@ from .._registry import MethodSpec, get_method
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError
-from ._train import fit_method
+from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -77,6 +77,14 @@ def generate(
     if isinstance(model_or_adata, ad.AnnData):
         method = "cscgan" if method is None else method
         spec = get_method(method)
+        # Before training: a label too small for the method must not cost a training run first.
+        resolve_targets(
+            real_label_counts(model_or_adata, labels_key, key),  # type: ignore[arg-type]
+            n_cells,
+            target=target,
+            min_cells=spec.min_cells,
+            method=spec.name,
+        )
         gen, space, seconds = fit_method(
             model_or_adata,
             spec,

@@ -118,6 +118,16 @@ def fit_method(
     return gen, space, seconds
 
 
+def real_label_counts(adata: AnnData, labels_key: str, key: str) -> pd.Series:
+    """Real (not synthetic), labelled cells per label, as methods train on and balancing counts them."""
+    check_adata(adata)
+    labels = check_labels(adata, labels_key)
+    counts = labels[_provenance.real_mask(adata, key)].dropna().value_counts(sort=False)
+    counts = counts[counts > 0]
+    counts.index = counts.index.astype(str)
+    return counts
+
+
 def training_data(adata: AnnData, *, labels_key: str, layer: str | None, key: str) -> tuple[AnnData, Space]:
     """The cells a method learns from: real, labelled; the modelled matrix in ``.X``.
 

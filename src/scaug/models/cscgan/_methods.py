@@ -28,6 +28,7 @@ PUBLISHED = {
         "output_activation": "relu",
         "condition_on_library": False,
         "count_sampler": "round",
+        "few_shot_cells": 0,  # scaug's addition, not in the paper
     },
     "train": {"batch_size": 128, "lr": 1e-4, "n_critic": 5, "count_noise": False},
 }

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from anndata import AnnData
 from scipy import sparse
-from scvi import REGISTRY_KEYS
+from scvi import REGISTRY_KEYS, settings
 from scvi.data import AnnDataManager
 from scvi.data.fields import CategoricalObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
@@ -30,6 +30,7 @@ from ._counts import (
     sample_from_profiles,
     with_columns,
 )
+from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._genes import select_genes
 from ._labeller import fit_labeller
 from ._module import GANModule
@@ -74,8 +75,11 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         count_sampler: CountSampler = "poisson",
         output_activation: Literal["softmax", "relu"] = "softmax",
         condition_on_library: bool = True,
+        few_shot_cells: int = 20,
     ):
         super().__init__(adata, registry)
+        if isinstance(few_shot_cells, bool) or not isinstance(few_shot_cells, int) or few_shot_cells < 0:
+            raise ScaugInputError(f"few_shot_cells must be a non-negative int, got {few_shot_cells!r}")
         if output not in ("counts", "normalized"):
             raise ScaugInputError(f"output must be 'counts' or 'normalized', got {output!r}")
         if count_sampler not in ("round", "poisson", "multinomial"):
@@ -106,7 +110,13 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
             # In the order of var_names, so that gene columns and profiles line up.
             modelled_genes = adata.var_names[adata.var_names.isin(modelled_genes)].tolist()
             self._init_from_data(
-                adata, matrix, modelled_genes, space, min_cells=min_cells, background=background
+                adata,
+                matrix,
+                modelled_genes,
+                space,
+                min_cells=min_cells,
+                background=background,
+                few_shot_cells=few_shot_cells if self._conditional else 0,
             )
         # Saved with the model, so that load() rebuilds the same module without the training data.
         # The options of this signature, also when a subclass takes them as **kwargs.
@@ -146,6 +156,7 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
         *,
         min_cells: int,
         background: bool,
+        few_shot_cells: int = 0,
     ) -> None:
         """Record what sampling needs without the training data (attributes ending in ``_`` are saved)."""
         self.var_names_ = adata.var_names.astype(str).tolist()
@@ -169,6 +180,10 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
             self.background_profiles_ = mean_profiles(bg, labels, self.labels).astype(np.float32)
             totals.append(np.asarray(bg.sum(axis=1)).ravel())
         self.library_sizes_ = library_sizes_by_label(np.column_stack(totals), labels)
+        small = [lab for lab, n in self.label_counts_.items() if n < few_shot_cells]
+        if small:
+            rng = np.random.default_rng(settings.seed)
+            self.library_sizes_ = borrow_library_sizes(self.library_sizes_, small, rng=rng)
 
     def _codes_as_labels(self) -> np.ndarray:
         """The label of every registered cell."""
@@ -313,6 +328,78 @@ class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
             **trainer_kwargs,
         )
         self.train_params_["generator_steps"] = int(self.trainer.lightning_module.generator_steps)
+        if self.few_shot_labels:
+            self.fit_few_shot()
+
+    @property
+    def few_shot_labels(self) -> list[str]:
+        """Labels with fewer than ``few_shot_cells`` training cells (conditional models only)."""
+        # Models saved before few-shot fitting existed have no such option: none.
+        limit = self.init_params_["non_kwargs"].get("few_shot_cells", 0)
+        if not self._conditional or not limit:
+            return []
+        return [lab for lab, n in self.label_counts_.items() if n < limit]
+
+    def fit_few_shot(
+        self, labels: Sequence[str] | None = None, *, steps: int = 300, lr: float = 1e-2
+    ) -> pd.Series:
+        """Fit the conditioning of few-shot labels to the mean expression of their real cells.
+
+        Called at the end of :meth:`train` for :attr:`few_shot_labels`; see
+        :mod:`scaug.models.cscgan._few_shot` for why: only each label's conditional batch-norm
+        shifts move, so its cells keep the variation the generator learnt from all labels.
+
+        Parameters
+        ----------
+        labels
+            Labels to fit (default :attr:`few_shot_labels`).
+        steps, lr
+            Adam steps and learning rate.
+
+        Returns
+        -------
+        The final loss per label (mean squared difference of mean log expression per gene).
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(300, 50, 3, imbalance=0.02, random_state=0)
+        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+        >>> model = scaug.models.CSCGAN(adata)
+        >>> model.few_shot_labels
+        ['type_2']
+        >>> model.train(max_steps=5, enable_progress_bar=False)
+        >>> float(model.params["few_shot_loss"]["type_2"]) >= 0
+        True
+        """
+        if self.adata is None:
+            raise ScaugInputError(
+                "fitting few-shot labels needs the training cells: load the model with adata="
+            )
+        labels = list(self.few_shot_labels if labels is None else labels)
+        unknown = [lab for lab in labels if lab not in self.labels]
+        if unknown:
+            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        matrix = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
+        cell_labels = self._codes_as_labels()
+        columns = self.var_names.get_indexer(self.modelled_genes)
+        seed = int(settings.seed or 0)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        losses = {}
+        for lab in labels:
+            cells = matrix[np.flatnonzero(cell_labels == lab)][:, columns]
+            cells = torch.as_tensor(cells.toarray() if sparse.issparse(cells) else np.asarray(cells))
+            library = None if self.library_sizes_ is None else self.library_sizes_[lab][:, 0]
+            code = self.labels.index(lab)
+            losses[lab] = fit_label_shift(
+                self.module, code, cells, library, steps=steps, lr=lr, generator=generator, rng=rng
+            )
+            logger.info(
+                "few-shot label %r (%d cells): conditioning fitted, loss %.4f", lab, len(cells), losses[lab]
+            )
+        self.train_params_["few_shot_loss"] = {lab: round(v, 6) for lab, v in losses.items()}
+        return pd.Series(losses, dtype=np.float64)
 
     # -- scaug Generator protocol ----------------------------------------------------------------
 
@@ -557,6 +644,12 @@ class CSCGAN(GANModelBase):
         Counts only: the generator also sees the log library size of the cell it makes (drawn
         from the label's training cells), so depth-dependent profiles (e.g. more detected genes in
         deeper cells) are reproduced.
+    few_shot_cells
+        Labels with fewer training cells than this (down to a single cell) are learnt few-shot:
+        after adversarial training, only their conditional batch-norm shifts are fitted so that
+        their generated cells have the mean expression of their real cells, while the variation
+        stays what the generator learnt from all labels (:meth:`fit_few_shot`); their library
+        sizes are centred on their cells' with the spread of the other labels. ``0``: off.
 
     Examples
     --------

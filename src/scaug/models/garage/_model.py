@@ -14,8 +14,8 @@ from scvi import REGISTRY_KEYS, settings
 
 from ..._validation import ScaugInputError
 from ..cscgan import GANModelBase
+from ..cscgan._sampling import RarePrioritySplitter, rare_priority_weights
 from ._module import GarageModule
-from ._sampling import RarePrioritySplitter, rare_priority_weights
 from ._seeds import SeedSelector
 
 logger = logging.getLogger("scaug")
