@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,7 +40,7 @@ def test_plan_keeps_nested_subsets_and_never_touches_test_cells():
     for seed in (0, 1):
         mine = [s for s in steps if s.seed == seed]
         target_train = set(mine[0].kept) | set(mine[0].removed)
-        for big, small in zip(mine, mine[1:], strict=False):
+        for big, small in itertools.pairwise(mine):
             assert set(small.kept) < set(big.kept)  # nested
         for s in mine:
             assert not set(s.test) & (set(s.train) | set(s.removed))  # test cells stay out
@@ -49,7 +51,11 @@ def test_plan_keeps_nested_subsets_and_never_touches_test_cells():
             assert set(s.train) == others | set(s.kept)
     # a stratified split: every label in the test set in proportion
     test = labels[steps[0].test]
-    assert (pd.Series(test).value_counts() / len(test)).round(2).to_dict() == {"a": 0.71, "b": 0.17, "c": 0.11}
+    assert (pd.Series(test).value_counts() / len(test)).round(2).to_dict() == {
+        "a": 0.71,
+        "b": 0.17,
+        "c": 0.11,
+    }
     assert not np.array_equal(steps[0].test, steps[4].test)  # each seed has its own split
 
 
@@ -88,7 +94,16 @@ def test_scores_and_the_ceiling(data):
     assert v.loc["smote", "memorisation_ratio"] < 0.7
     assert 0.8 < v.loc["real_cells", "memorisation_ratio"] < 1.25
     assert (table["status"] == "ok").all()
-    assert set(table.columns) == {"seed", "rate", "n_kept", "n_removed", "method", "metric", "value", "status"}
+    assert set(table.columns) == {
+        "seed",
+        "rate",
+        "n_kept",
+        "n_removed",
+        "method",
+        "metric",
+        "value",
+        "status",
+    }
 
 
 def test_a_method_that_refuses_gives_nan_and_a_reason(data):

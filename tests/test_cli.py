@@ -1,6 +1,7 @@
 import anndata as ad
 import pytest
 
+import scaug
 from scaug.cli import main
 
 

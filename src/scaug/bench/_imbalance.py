@@ -199,7 +199,7 @@ def imbalance(
     >>> table = scaug.bench.imbalance(
     ...     adata, "cell_type", ["none", "smote"], n_folds=3, epochs=5, progress=False
     ... )
-    >>> scaug.bench.summarise(table).columns.tolist()[:2]
+    >>> scaug.bench.summarise("imbalance", table).columns.tolist()[:2]
     ['macro_f1_mean', 'macro_f1_std']
     """
     check_adata(adata)
