@@ -165,6 +165,28 @@ def test_dense_stays_dense_and_obsm_padded(sim):
     assert np.isnan(aug.obsm["X_pca"][syn]).all() and (aug.obsm["X_pca"][~syn] == 1).all()
 
 
+def test_label_order_colours_and_obsm_frames_survive(sim, tmp_path):
+    """Category order still matches uns colours; an obsm DataFrame is padded under the new names."""
+    adata = sim.copy()
+    order = list(adata.obs["cell_type"].cat.categories[::-1])
+    adata.obs["cell_type"] = adata.obs["cell_type"].cat.reorder_categories(order)
+    adata.uns["cell_type_colors"] = [f"#0000{i:02x}" for i in range(len(order))]
+    x = np.arange(adata.n_obs, dtype=float)
+    adata.obsm["meta"] = pd.DataFrame(
+        {"x": x, "batch": ["a", "b"] * (adata.n_obs // 2)}, index=adata.obs_names
+    )
+    aug = scaug.tl.augment(adata, "smote", labels_key="cell_type")
+    assert list(aug.obs["cell_type"].cat.categories) == order
+    assert list(aug.uns["cell_type_colors"]) == list(adata.uns["cell_type_colors"])
+    frame = aug.obsm["meta"]
+    assert frame.index.equals(aug.obs_names)
+    syn = aug.obs["scaug_synthetic"].to_numpy()
+    assert (frame["x"].to_numpy()[~syn] == x).all() and frame.loc[syn].isna().all().all()
+    aug.write_h5ad(tmp_path / "aug.h5ad")
+    back = ad.read_h5ad(tmp_path / "aug.h5ad")
+    assert (back.obsm["meta"]["batch"].astype(object)[~syn] == adata.obsm["meta"]["batch"]).all()
+
+
 def test_unlabelled_cells_kept_but_not_used(sim, caplog):
     adata = sim.copy()
     labels = adata.obs["cell_type"].astype(object)
@@ -180,6 +202,18 @@ def test_unlabelled_cells_kept_but_not_used(sim, caplog):
     new = aug[aug.obs["scaug_synthetic"].to_numpy()]
     assert new.n_obs > 0 and new.obs["cell_type"].notna().all()
     assert not (new.X.toarray() == 999).all(axis=1).any()
+
+
+@pytest.mark.parametrize("missing", ["nan", "", "None", "NA"])
+def test_string_forms_of_missing_labels_are_missing(sim, missing, caplog):
+    """A label column that went through astype(str) or a CSV keeps its missing values missing."""
+    adata = _with_label(sim.copy(), slice(0, 10), missing)
+    with caplog.at_level(logging.WARNING, logger="scaug"):
+        aug = scaug.tl.augment(adata, "random_oversample", labels_key="cell_type")
+    assert "10 cells have no 'cell_type' label" in caplog.text
+    assert_real_cells_identical(adata, aug)
+    new = aug.obs.loc[aug.obs["scaug_synthetic"].to_numpy(), "cell_type"]
+    assert len(new) > 0 and missing not in set(new.astype(str))
 
 
 def test_trained_generator_reused_and_genes_checked(sim):
@@ -266,6 +300,13 @@ def _dup_genes(adata):
     return adata
 
 
+def _dup_cells(adata):
+    names = adata.obs_names.to_numpy().copy()
+    names[1] = names[0]
+    adata.obs_names = names
+    return adata
+
+
 def _odd_layer(adata):
     adata.layers["weird"] = sparse.csr_matrix(np.random.default_rng(0).random(adata.shape))
     return adata
@@ -288,6 +329,12 @@ BAD_INPUTS = {
     "negative n_cells": (lambda a: a, {"n_cells": {"type_1": -3}}, "non-negative"),
     "empty": (lambda a: a[:0].copy(), {}, "empty"),
     "duplicate var_names": (_dup_genes, {}, "duplicate var_names"),
+    "duplicate obs_names": (_dup_cells, {}, "duplicate obs_names"),
+    "all labels missing as strings": (
+        lambda a: _with_label(a, slice(None), ["nan", "", "None"] * (a.n_obs // 3) + ["NaN"] * (a.n_obs % 3)),
+        {},
+        "no labels",
+    ),
     "unrecognised layer": (_odd_layer, {}, "not a transform"),
 }
 

@@ -17,7 +17,7 @@ class ScaugInputError(ValueError):
 
 
 def check_adata(adata: AnnData, *, what: str = "adata") -> None:
-    """Refuse AnnData objects scaug cannot work on (not AnnData, backed, empty, duplicate genes)."""
+    """Refuse AnnData objects scaug cannot work on (not AnnData, backed, empty, duplicate names)."""
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
@@ -34,22 +34,37 @@ def check_adata(adata: AnnData, *, what: str = "adata") -> None:
             f"{what} has {adata.var_names.duplicated().sum()} duplicate var_names (e.g. {dup}); "
             "call adata.var_names_make_unique() first"
         )
+    if not adata.obs_names.is_unique:
+        # synthetic cells are appended under new names and provenance refers to cells by name
+        dup = adata.obs_names[adata.obs_names.duplicated()].unique()[:3].tolist()
+        raise ScaugInputError(
+            f"{what} has {adata.obs_names.duplicated().sum()} duplicate obs_names (e.g. {dup}); "
+            "call adata.obs_names_make_unique() first"
+        )
+
+
+#: String forms of a missing label (e.g. from ``astype(str)`` or a CSV round trip), treated as NaN.
+MISSING_LABELS = frozenset({"nan", "NaN", "None", "", "NA", "<NA>"})
 
 
 def check_labels(adata: AnnData, labels_key: str | None) -> pd.Series:
-    """Return the labels as a string-valued categorical Series (NaN kept), or raise."""
+    """Return the labels as a string-valued categorical Series (NaN kept), or raise.
+
+    Missing labels (NaN, and the strings of :data:`MISSING_LABELS`) become NaN.
+    """
     if labels_key is None:
         raise ScaugInputError("labels_key is required: the obs column that holds the cell-type labels")
     if labels_key not in adata.obs.columns:
         hint = ", ".join(map(repr, adata.obs.columns[:8]))
         raise ScaugInputError(f"labels_key {labels_key!r} is not a column of adata.obs (columns: {hint})")
     labels = adata.obs[labels_key]
-    if labels.isna().all():
-        raise ScaugInputError(f"obs[{labels_key!r}] holds no labels (all values are NaN)")
     # Labels are handled as strings everywhere (h5ad, dict targets, CLI), whatever their dtype.
     values = labels.astype(object).where(labels.notna(), None)
-    as_str = pd.Series([None if v is None else str(v) for v in values], index=labels.index, dtype=object)
-    return as_str.astype("category")
+    strings = [None if v is None else str(v) for v in values]
+    strings = [None if v is None or v.strip() in MISSING_LABELS else v for v in strings]
+    if all(v is None for v in strings):
+        raise ScaugInputError(f"obs[{labels_key!r}] holds no labels (all values are NaN or missing)")
+    return pd.Series(strings, index=labels.index, dtype=object).astype("category")
 
 
 def check_values(matrix, *, where: str, chunk: int = 1 << 22) -> bool:

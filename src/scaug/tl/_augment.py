@@ -154,7 +154,7 @@ def concatenate(adata: AnnData, syn: AnnData, *, key: str) -> AnnData:
     layers = {name: _stack(adata.layers[name], syn.layers[name]) for name in adata.layers}
     obsm = {}
     for name, value in adata.obsm.items():
-        stacked = _stack_nan(value, syn.n_obs)
+        stacked = _stack_nan(value, syn.obs_names)
         if stacked is None:
             logger.warning(
                 "obsm[%r] (%s) dropped: it cannot be padded for synthetic cells", name, type(value).__name__
@@ -185,10 +185,12 @@ def _stack(real, synthetic):
     return np.vstack([np.asarray(real), np.asarray(synthetic, dtype=real.dtype)])
 
 
-def _stack_nan(value, n_new: int):
+def _stack_nan(value, new_names: pd.Index):
+    """``value`` (an obsm entry) with NaN rows for the new cells, or None if it cannot hold NaN."""
+    n_new = len(new_names)
     if isinstance(value, pd.DataFrame):
-        pad = pd.DataFrame(np.nan, index=pd.RangeIndex(n_new).astype(str), columns=value.columns)
-        return pd.concat([value, pad]).set_axis(pd.RangeIndex(len(value) + n_new).astype(str))
+        index = value.index.append(new_names)
+        return pd.DataFrame({col: _pad(value[col], n_new) for col in value.columns}, index=index)
     if sparse.issparse(value) or not np.issubdtype(np.asarray(value).dtype, np.number):
         return None
     value = np.asarray(value)
@@ -216,7 +218,13 @@ def _concat_obs(real: pd.DataFrame, syn: pd.DataFrame, key: str) -> pd.DataFrame
             )
         elif col in syn and col in real:  # the labels column
             values = pd.Series(real[col], copy=False)
-            cats = pd.Index(values.dropna().astype(str).unique()).append(pd.Index(syn[col].cat.categories))
+            # the input's category order is kept, so uns[f"{col}_colors"] still matches
+            known = (
+                values.cat.categories
+                if isinstance(values.dtype, pd.CategoricalDtype)
+                else values.dropna().unique()
+            )
+            cats = pd.Index(pd.Index(known).astype(str)).append(pd.Index(syn[col].cat.categories))
             as_str = values.astype(object).where(values.isna(), values.astype(str))
             out[col] = pd.Categorical(
                 np.concatenate([as_str.to_numpy(dtype=object), syn[col].to_numpy(dtype=object)]),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _provenance
-from .._validation import ScaugInputError, check_adata
+from .._validation import ScaugInputError, check_adata, check_labels
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -124,7 +124,7 @@ def fidelity(
         if labels_key not in reference.obs:
             raise ScaugInputError(f"reference has no obs column {labels_key!r} with the labels")
         train = real
-    train = train[train.obs[labels_key].notna().to_numpy()]
+    train = train[check_labels(train, labels_key).notna().to_numpy()]
     clock = time.perf_counter()
     embedding = fit_embedding(train, layer=layer, n_pcs=n_pcs, random_state=random_state)
     seconds = [("all", "embedding", time.perf_counter() - clock)]
@@ -237,8 +237,9 @@ def requested_labels(record: dict | None, synthetic_labels: pd.Series) -> list[s
 
 def split_real(real: AnnData, labels_key: str, *, random_state: int) -> tuple[AnnData, AnnData]:
     """Split labelled real cells in two halves, stratified by label (views)."""
-    labels = real.obs[labels_key].astype(str).to_numpy()
-    labelled = real.obs[labels_key].notna().to_numpy()
+    checked = check_labels(real, labels_key)
+    labels = checked.astype(str).to_numpy()
+    labelled = checked.notna().to_numpy()
     rng = np.random.default_rng(random_state)
     in_train = np.zeros(real.n_obs, dtype=bool)
     for label in pd.unique(labels[labelled]):
