@@ -216,6 +216,19 @@ def test_string_forms_of_missing_labels_are_missing(sim, missing, caplog):
     assert len(new) > 0 and missing not in set(new.astype(str))
 
 
+def test_balance_skips_a_label_too_small_and_says_so(sim, caplog, tmp_path):
+    """ "balance" fills what the method can learn; the one-cell label is named in the log and the record."""
+    adata = _with_label(sim.copy(), [0], "lonely")
+    with caplog.at_level(logging.WARNING, logger="scaug"):
+        aug = scaug.tl.augment(adata, "smote", labels_key="cell_type")
+    assert "'lonely' (1 cells)" in caplog.text and "skipped" in caplog.text
+    new = aug.obs.loc[aug.obs["scaug_synthetic"].to_numpy(), "cell_type"].astype(str)
+    assert len(new) > 0 and "lonely" not in set(new)
+    aug.write_h5ad(tmp_path / "aug.h5ad")
+    (record,) = ad.read_h5ad(tmp_path / "aug.h5ad").uns["scaug"]["runs"].values()
+    assert list(record["skipped"]) == ["lonely"] and "1 training cells" in record["skipped"]["lonely"]
+
+
 def test_trained_generator_reused_and_genes_checked(sim):
     gen = scaug.tl.train_generator(sim, "smote", labels_key="cell_type")
     aug = scaug.tl.augment(sim, gen, labels_key="cell_type", n_cells={"type_3": 7})

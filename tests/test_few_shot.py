@@ -119,7 +119,7 @@ def test_methods_that_cannot_learn_few_cells_say_so_before_training(split, monke
     calls = []
     monkeypatch.setattr(scaug.models.SCGAN, "train", lambda *a, **k: calls.append(1))
     with pytest.raises(scaug.ScaugInputError, match=r"'type_3' \(2 cells\).*cscgan.*scvi_ppc"):
-        scaug.tl.augment(train, "scgan", labels_key="cell_type")
+        scaug.tl.augment(train, "scgan", labels_key="cell_type", n_cells={"type_3": 10})
     with pytest.raises(scaug.ScaugInputError, match="needs at least 5"):
         scaug.tl.generate(train, {"type_3": 10}, method="scgan", labels_key="cell_type")
     assert calls == []

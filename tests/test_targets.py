@@ -28,9 +28,21 @@ def test_dict_exact_and_zero_dropped():
     assert resolve_targets(COUNTS, {"Mk": 10, "B": 0}) == {"Mk": 10}
 
 
-def test_min_cells_names_labels():
+def test_min_cells_one_rule():
+    """A label named in a dict is an error; a label a rule would fill is skipped, with its reason."""
     with pytest.raises(ScaugInputError, match=r"'Mk' \(3 cells\)"):
-        resolve_targets(COUNTS, "balance", min_cells=5, method="x")
+        resolve_targets(COUNTS, {"Mk": 10, "DC": 5}, min_cells=5, method="x")
+    balanced = resolve_targets(COUNTS, "balance", min_cells=5, method="x")
+    assert balanced == {"DC": 15} and list(balanced.skipped) == ["Mk"]
+    assert "3 training cells" in balanced.skipped["Mk"] and "5" in balanced.skipped["Mk"]
+    total = resolve_targets(COUNTS, 100, min_cells=5, method="x")
+    assert sum(total.values()) == 100 and "Mk" not in total and list(total.skipped) == ["Mk"]
+    assert resolve_targets(COUNTS, "balance").skipped == {}
+
+
+def test_nothing_left_to_generate_is_an_error():
+    with pytest.raises(ScaugInputError, match=r"'Mk' \(3 cells\)"):
+        resolve_targets(COUNTS, "balance", target=50, min_cells=40, method="x")
 
 
 def test_int_skips_labels_too_small_to_learn():

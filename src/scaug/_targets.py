@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import numpy as np
@@ -9,7 +10,22 @@ import pandas as pd
 
 from ._validation import ScaugInputError
 
+logger = logging.getLogger("scaug")
+
 NCells = int | Mapping[str, int] | str
+
+
+class Targets(dict):
+    """``{label: n}`` cells to generate, and ``skipped``: labels a rule left out.
+
+    ``skipped`` maps each label that ``"balance"`` or an int would have generated, but that has fewer
+    training cells than the method needs, to the one-line reason (also logged and recorded in the
+    run's provenance).
+    """
+
+    def __init__(self, wanted: Mapping[str, int], skipped: Mapping[str, str] | None = None):
+        super().__init__(wanted)
+        self.skipped = dict(skipped or {})
 
 
 def resolve_targets(
@@ -33,14 +49,17 @@ def resolve_targets(
     target
         For ``"balance"``: an int, or ``"median"`` (default), ``"mean"`` or ``"max"`` of the label sizes.
     min_cells
-        Fewest training cells the method needs to generate a label; asking more of a smaller label is
-        an error that names the labels.
+        Fewest training cells the method needs to generate a label. One rule for every form of
+        ``n_cells``: a label named in a dict is an error if it is smaller (you asked for it); a label
+        that ``"balance"`` or an int would fill is skipped, with a warning that names it and the
+        methods that can learn it, unless that leaves nothing to generate (then the same error).
     method
         Method name, for messages.
 
     Returns
     -------
-    ``{label: n}`` for every label with ``n > 0``, in the order of ``label_counts``.
+    :class:`Targets`: ``{label: n}`` for every label with ``n > 0``, in the order of
+    ``label_counts``, and the skipped labels with their reasons in ``.skipped``.
 
     Examples
     --------
@@ -56,6 +75,7 @@ def resolve_targets(
             )
         goal = _balance_target(label_counts, target)
         wanted = {lab: goal - int(n) for lab, n in label_counts.items() if n < goal}
+        by_rule = True
     elif isinstance(n_cells, Mapping):
         if target is not None:
             raise ScaugInputError("target= only applies to n_cells='balance'")
@@ -69,12 +89,14 @@ def resolve_targets(
             if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
                 raise ScaugInputError(f"n_cells[{lab!r}] must be a non-negative integer, got {n!r}")
             wanted[str(lab)] = int(n)
+        by_rule = False
     elif isinstance(n_cells, int | np.integer) and not isinstance(n_cells, bool):
         if n_cells < 0:
             raise ScaugInputError(f"n_cells must be non-negative, got {n_cells}")
         if target is not None:
             raise ScaugInputError("target= only applies to n_cells='balance'")
-        wanted = _proportional(label_counts[label_counts >= min_cells], int(n_cells))
+        wanted = _proportional(label_counts, int(n_cells))
+        by_rule = True
     else:
         raise ScaugInputError(f"n_cells must be an int, a {{label: n}} dict or 'balance', got {n_cells!r}")
 
@@ -82,11 +104,21 @@ def resolve_targets(
     too_small = {lab: int(label_counts[lab]) for lab in wanted if label_counts[lab] < min_cells}
     if too_small:
         listing = ", ".join(f"{lab!r} ({n} cells)" for lab, n in too_small.items())
-        raise ScaugInputError(
-            f"method {method!r} needs at least {min_cells} training cells per label; too few in {listing} "
-            f"(generate other labels with an n_cells dict, or use {_few_shot_methods(min(too_small.values()))})"
+        problem = (
+            f"method {method!r} needs at least {min_cells} training cells per label; too few in {listing}"
         )
-    return {lab: wanted[lab] for lab in label_counts.index if lab in wanted}
+        hint = _few_shot_methods(min(too_small.values()))
+        if not by_rule or len(too_small) == len(wanted):
+            raise ScaugInputError(f"{problem} (generate other labels with an n_cells dict, or use {hint})")
+        logger.warning("%s: those labels are skipped (for them, use %s)", problem, hint)
+        reason = f"fewer training cells than the {min_cells} that {method!r} needs"
+        skipped = {lab: f"{n} training cells, {reason}" for lab, n in too_small.items()}
+        if not isinstance(n_cells, str):  # an int total is kept: spread over the labels that remain
+            wanted = _proportional(label_counts.drop(list(too_small)), int(n_cells))
+    else:
+        skipped = {}
+    kept = {lab: wanted[lab] for lab in label_counts.index if wanted.get(lab, 0) > 0 and lab not in skipped}
+    return Targets(kept, skipped)
 
 
 def _balance_target(label_counts: pd.Series, target: int | str | None) -> int:

@@ -55,7 +55,9 @@ def augment(
         ``obs`` column with the labels. Cells without a label stay as real cells but are not used.
     n_cells
         ``"balance"`` (default): bring every label below ``target`` up to it; an int: that many cells
-        spread by label frequency; a ``{label: n}`` dict: exactly those.
+        spread by label frequency; a ``{label: n}`` dict: exactly those. A label with fewer training
+        cells than the method needs is an error when the dict names it; ``"balance"`` and an int skip
+        it with a warning, and the run record lists it under ``"skipped"`` with the reason.
     target
         For ``"balance"``: an int, or ``"median"`` (default), ``"mean"``, ``"max"`` of the label sizes.
     layer
@@ -127,6 +129,7 @@ def augment(
         gen,
         spec,
         n_per_label,
+        skipped=n_per_label.skipped,
         space=space,
         transforms=transforms,
         labels_key=labels_key,

@@ -44,7 +44,8 @@ def generate(
     model_or_adata
         A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on.
     n_cells
-        An int (spread by label frequency), a ``{label: n}`` dict, or ``"balance"``.
+        An int (spread by label frequency), a ``{label: n}`` dict, or ``"balance"``; labels too small
+        for the method as in :func:`scaug.tl.augment`.
     method
         Method to train when an AnnData is given (default ``"cscgan"``).
     labels_key
@@ -78,7 +79,7 @@ def generate(
         method = "cscgan" if method is None else method
         spec = get_method(method)
         # Before training: a label too small for the method must not cost a training run first.
-        resolve_targets(
+        n_per_label = resolve_targets(
             real_label_counts(model_or_adata, labels_key, key),  # type: ignore[arg-type]
             n_cells,
             target=target,
@@ -96,7 +97,6 @@ def generate(
             train_kwargs=train_kwargs,
         )
         transforms = slot_transforms(model_or_adata, space)
-        counts = gen.label_counts
     else:
         gen = check_generator(model_or_adata)
         if method is not None and method != gen.method:
@@ -104,13 +104,16 @@ def generate(
         spec = _spec_of(gen)
         labels_key = labels_key or "label"
         space = Space(layer, "counts" if gen.counts else "continuous")
-        transforms, counts, seconds = {}, gen.label_counts, 0.0
-    n_per_label = resolve_targets(counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name)
+        transforms, seconds = {}, 0.0
+        n_per_label = resolve_targets(
+            gen.label_counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
+        )
     run_id = _provenance.new_run_id(None, key, spec.name)
     syn = sample_adata(
         gen,
         spec,
         n_per_label,
+        skipped=n_per_label.skipped,
         space=space,
         transforms=transforms,
         labels_key=labels_key,  # type: ignore[arg-type]
@@ -170,6 +173,7 @@ def sample_adata(
     spec: MethodSpec,
     n_per_label: Mapping[str, int],
     *,
+    skipped: Mapping[str, str] | None = None,
     space: Space,
     transforms: Mapping[str | None, Transform],
     labels_key: str,
@@ -180,7 +184,10 @@ def sample_adata(
     dtype=np.float32,
     as_sparse: bool = True,
 ) -> AnnData:
-    """Sample from a generator and wrap the cells in an AnnData with provenance."""
+    """Sample from a generator and wrap the cells in an AnnData with provenance.
+
+    ``skipped`` (label -> reason, from :func:`~scaug._targets.resolve_targets`) goes into the run record.
+    """
     unknown = [lab for lab in n_per_label if lab not in set(gen.labels)]
     if unknown:
         raise ScaugInputError(
@@ -233,6 +240,8 @@ def sample_adata(
         seconds_generate=seconds,
         history=getattr(gen, "history", None),
     )
+    if skipped:
+        record["skipped"] = dict(skipped)
     _provenance.add_run(syn.uns, key, run_id, record)
     return syn
 
