@@ -320,6 +320,11 @@ def _dup_cells(adata):
     return adata
 
 
+def _float_counts(adata):
+    adata.layers["counts"] = adata.X.multiply(0.5).tocsr()
+    return adata
+
+
 def _odd_layer(adata):
     adata.layers["weird"] = sparse.csr_matrix(np.random.default_rng(0).random(adata.shape))
     return adata
@@ -349,6 +354,7 @@ BAD_INPUTS = {
         "no labels",
     ),
     "unrecognised layer": (_odd_layer, {}, "not a transform"),
+    "non-integer counts layer": (_float_counts, {}, r"layers\['counts'\] holds non-integer values"),
 }
 
 

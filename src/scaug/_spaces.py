@@ -59,6 +59,13 @@ def detect_space(adata: AnnData, layer: str | None, *, rows: np.ndarray | None =
         matrix = matrix[rows]
     slot = "adata.X" if layer is None else f"adata.layers[{layer!r}]"
     is_int = check_values(matrix, where=slot)
+    if not is_int and layer == "counts":
+        # synthetic floats written into a layer named counts would mislead every later tool
+        raise ScaugInputError(
+            f"{slot} holds non-integer values, so they are not counts (normalised?); pass the raw "
+            "counts there, or, to model these values as continuous on purpose, store them under "
+            "another layer name and pass layer=<that name>"
+        )
     return Space(layer=layer, kind="counts" if is_int else "continuous")
 
 
