@@ -354,6 +354,7 @@ BAD_INPUTS = {
         "no labels",
     ),
     "unrecognised layer": (_odd_layer, {}, "not a transform"),
+    "output too large for memory": (lambda a: a, {"n_cells": 10**10}, "GiB of memory available"),
     "non-integer counts layer": (_float_counts, {}, r"layers\['counts'\] holds non-integer values"),
 }
 
@@ -369,6 +370,17 @@ def test_bad_input_one_clear_error_input_unchanged(sim, case):
     assert "\n" not in str(err.value)
     if adata.n_obs:
         assert_same_adata(adata, before)
+
+
+def test_output_size_estimate_is_close(sim):
+    """The memory check's estimate is within a factor of two of the real output's size."""
+    from scaug._validation import output_bytes
+
+    aug = scaug.tl.augment(sim, "smote", labels_key="cell_type", n_cells=3_000)
+    X = aug.X
+    actual = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    estimate = output_bytes([sim.X], aug.n_obs)
+    assert 0.5 < estimate / actual < 2
 
 
 def test_backed_refused(sim, tmp_path):

@@ -67,6 +67,38 @@ def check_labels(adata: AnnData, labels_key: str | None) -> pd.Series:
     return pd.Series(strings, index=labels.index, dtype=object).astype("category")
 
 
+def output_bytes(slots, n_cells: int) -> float:
+    """Estimated bytes of ``n_cells`` rows in each matrix of ``slots`` (the real rows' density).
+
+    Sparse matrices cost a value and a column index per stored entry, dense ones a value per entry.
+    """
+    total = 0.0
+    for matrix in slots:
+        if matrix is None:
+            continue
+        n_rows, n_cols = matrix.shape
+        if sparse.issparse(matrix):
+            density = matrix.nnz / max(n_rows * n_cols, 1)
+            total += n_cells * (n_cols * density * (matrix.dtype.itemsize + 4) + 8)
+        else:
+            total += n_cells * n_cols * np.dtype(matrix.dtype).itemsize
+    return total
+
+
+def check_memory(needed: float, *, what: str) -> None:
+    """Refuse, before any work, an output that would not fit in the memory available now."""
+    import psutil
+
+    available = psutil.virtual_memory().available
+    # the rest is needed for the model, the sampling chunks and the copy AnnData makes on write
+    if needed > 0.8 * available:
+        raise ScaugInputError(
+            f"{what} would need about {needed / 2**30:.1f} GiB, more than the "
+            f"{available / 2**30:.1f} GiB of memory available: ask for fewer cells (n_cells=), or "
+            "generate them in parts with scaug.tl.generate and a trained generator"
+        )
+
+
 def check_values(matrix, *, where: str, chunk: int = 1 << 22) -> bool:
     """Check a matrix for NaN, inf and negative values; return True if it holds integers (counts).
 

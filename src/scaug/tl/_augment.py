@@ -15,7 +15,7 @@ from .._registry import get_method
 from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError
-from ._generate import _spec_of, check_generator, sample_adata, slot_transforms
+from ._generate import _spec_of, check_generator, check_output_fits, sample_adata, slot_transforms
 from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ def augment(
         n_per_label = resolve_targets(
             counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
         )
+        check_output_fits(adata, n_per_label, with_real=True)
         gen, space, seconds = fit_method(
             adata,
             spec,
@@ -122,6 +123,7 @@ def augment(
         n_per_label = resolve_targets(
             counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
         )
+        check_output_fits(adata, n_per_label, with_real=True)
     transforms = slot_transforms(adata, space)
     run_id = _provenance.new_run_id(adata, key_added, spec.name)
     reference = get_matrix(adata, space.layer)

@@ -15,7 +15,7 @@ from .._generator import Generator
 from .._registry import MethodSpec, get_method
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
-from .._validation import ScaugInputError
+from .._validation import ScaugInputError, check_memory, output_bytes
 from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:
@@ -86,6 +86,7 @@ def generate(
             min_cells=spec.min_cells,
             method=spec.name,
         )
+        check_output_fits(model_or_adata, n_per_label, with_real=False)
         gen, space, seconds = fit_method(
             model_or_adata,
             spec,
@@ -166,6 +167,14 @@ def slot_transforms(adata: AnnData, space: Space) -> dict[str | None, Transform]
             )
         out[slot] = transform
     return out
+
+
+def check_output_fits(adata: AnnData, n_per_label: dict[str, int], *, with_real: bool) -> None:
+    """Refuse a request whose output (every slot of ``adata``, for the new cells) cannot fit in memory."""
+    n_new = int(sum(n_per_label.values()))
+    n_rows = n_new + (adata.n_obs if with_real else 0)
+    needed = output_bytes([adata.X, *adata.layers.values()], n_rows)
+    check_memory(needed, what=f"an output of {n_rows:,} cells x {adata.n_vars:,} genes")
 
 
 def sample_adata(
