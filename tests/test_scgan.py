@@ -285,6 +285,26 @@ def test_nan_loss_stops_with_clear_error(sim):
         model.train(**QUICK)
 
 
+def test_divergence_keeps_the_last_good_weights(sim):
+    import lightning.pytorch as pl
+
+    class Diverge(pl.Callback):
+        """Poison the critic after the fourth generator step, as a diverging run would."""
+
+        def on_train_batch_end(self, trainer, plan, *args):
+            if plan.generator_steps == 4:
+                with torch.no_grad():
+                    plan.module.critic.output.weight.fill_(float("inf"))
+
+    CSCGAN.setup_anndata(sim, labels_key="cell_type")
+    model = CSCGAN(sim, **SMALL)
+    with pytest.raises(GANTrainingError, match="holds its weights of generator step 4"):
+        model.train(**{**QUICK, "max_steps": 10}, plan_kwargs={"checkpoint_every": 2}, callbacks=[Diverge()])
+    assert all(torch.isfinite(p).all() for p in model.module.parameters())
+    X, _ = model.sample({"type_0": 20}, random_state=0)
+    assert np.isfinite(X.toarray()).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

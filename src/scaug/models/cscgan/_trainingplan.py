@@ -48,6 +48,10 @@ class WGANGPTrainingPlan(pl.LightningModule):
         the minibatch (``"poisson"`` or ``"round"``, see :meth:`GANModule.counted`) before the
         critic scores it, so that the critic compares cells as sampling will output them;
         ``None`` (published scGAN): score the generated profiles themselves.
+    checkpoint_every
+        Keep a copy of the module's weights every ``checkpoint_every`` generator steps; if a loss
+        becomes NaN or infinite, the module is put back to the last copy before
+        :class:`GANTrainingError` is raised, so the model never generates NaN.
 
     Examples
     --------
@@ -69,6 +73,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
         lr_decay: float = 0.95,
         lr_decay_steps: int = 1000,
         count_noise: Literal["poisson", "round"] | None = None,
+        checkpoint_every: int = 100,
     ):
         super().__init__()
         self.module = module
@@ -85,6 +90,8 @@ class WGANGPTrainingPlan(pl.LightningModule):
         self.automatic_optimization = False
         self.critic_steps = 0
         self.generator_steps = 0
+        self.checkpoint_every = int(checkpoint_every)
+        self._last_good: tuple[int, dict[str, torch.Tensor]] | None = None
 
     @property
     def optimizer_steps_per_generator_step(self) -> int:
@@ -150,6 +157,8 @@ class WGANGPTrainingPlan(pl.LightningModule):
         for scheduler in self._schedulers:
             scheduler.step()
         self.generator_steps += 1
+        if self.generator_steps % self.checkpoint_every == 0:
+            self._keep_weights()
         self.log(
             "generator_loss_train",
             loss.detach(),
@@ -161,6 +170,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
     def on_train_start(self) -> None:
         """Batch norm in training mode, also when training resumes after sampling (eval mode)."""
         self.module.train()
+        self._keep_weights()
 
     def on_train_epoch_end(self) -> None:
         """Log the generator steps done so far (the x axis that matters for a GAN)."""
@@ -183,9 +193,20 @@ class WGANGPTrainingPlan(pl.LightningModule):
             batch_size=out.n_obs_minibatch,
         )
 
+    def _keep_weights(self) -> None:
+        weights = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+        if all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point()):
+            self._last_good = (self.generator_steps, weights)
+
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise GANTrainingError(
-                f"the {which} loss became {loss.item()} at generator step {self.generator_steps}; "
-                "training diverged: lower lr or use fewer modelled genes"
-            )
+        if torch.isfinite(loss):
+            return
+        restored = ""
+        if self._last_good is not None:
+            step, weights = self._last_good
+            self.module.load_state_dict(weights)
+            restored = f"; the model holds its weights of generator step {step}"
+        raise GANTrainingError(
+            f"the {which} loss became {loss.item()} at generator step {self.generator_steps}; "
+            f"training diverged: lower lr or use fewer modelled genes{restored}"
+        )
