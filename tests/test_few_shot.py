@@ -82,6 +82,29 @@ def test_without_the_fit_the_label_is_learnt_worse(split):
     assert after > before + 0.2
 
 
+def test_garage_learns_a_two_cell_label_too(split):
+    """GARAGE seeds from the two cells and gets cscGAN's few-shot fit: its cells are the label's, not copies."""
+    torch.manual_seed(0)
+    train, everything, kept = split
+    syn = scaug.tl.generate(
+        train,
+        {"type_3": 200},
+        method="garage",
+        labels_key="cell_type",
+        random_state=0,
+        model_kwargs={"n_top_genes": None, "seed_kwargs": {"max_epochs": 20}},
+        train_kwargs={"max_steps": 300, **QUIET},
+    )
+    emb = scaug.metrics.fit_embedding(train, n_pcs=20)
+    real_labels = everything.obs["cell_type"].astype(str).to_numpy()
+    knn = scaug.metrics.BalancedKNN(15).fit(emb.transform(everything), real_labels)
+    x_syn = emb.transform(syn)
+    assert (knn.predict(x_syn) == "type_3").mean() > 0.85
+    heldout = np.setdiff1d(np.flatnonzero(real_labels == "type_3"), kept)
+    ratio = scaug.metrics.memorisation(emb.transform(train), x_syn, emb.transform(everything[heldout]))
+    assert ratio.set_index("metric").loc["memorisation_ratio", "value"] > 0.8
+
+
 def test_the_fit_moves_only_the_labels_shift():
     module = scaug.models.cscgan.GANModule(30, 3, n_hidden_generator=(16, 8), n_hidden_critic=(8,))
     before = {k: v.clone() for k, v in module.state_dict().items()}

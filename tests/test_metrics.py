@@ -9,6 +9,7 @@ from scipy import sparse
 
 import scaug
 from scaug.metrics import compare
+from scaug.metrics._warnings import verdict
 
 FAST = ["classifier_auc", "mmd", "prdc", "rem", "label_fidelity", "memorisation"]
 
@@ -203,6 +204,101 @@ def test_warnings_rules():
         ("d", "dropped"),
     }  # the overall memorised warning is explained by label c
     assert all("np.str_" not in m for m in w["message"])
+
+
+def _table(values: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        [(metric, label, value) for (metric, label), value in values.items()],
+        columns=["metric", "label", "value"],
+    )
+
+
+def test_warnings_for_density_smoothing_library_manifold_and_correlations():
+    """Each measured failure has its warning, and the same numbers from real cells raise none."""
+    good = {
+        ("precision", "a"): 0.9,
+        ("recall", "a"): 0.8,
+        ("coverage", "a"): 0.9,
+        ("rem_spread", "a"): 1.0,
+        ("rem_ks", "a"): 0.1,
+        ("rem_shift", "a"): 0.02,
+        ("sparsity_real", "a"): 0.67,
+        ("sparsity_synthetic", "a"): 0.66,
+        ("sparsity_ks", "a"): 0.1,
+        ("library_size_ks", "a"): 0.1,
+        ("correlation_discrepancy", "all"): 0.05,
+        ("correlation_discrepancy_control", "all"): 0.04,
+        ("classifier_auc", "all"): 0.52,
+        ("classifier_auc_sd", "all"): 0.03,
+        ("classifier_auc_cells", "all"): 300,
+    }
+    sizes = {"a": 200, "all": 300}
+    none = scaug.metrics.fidelity_warnings(_table(good), {"a": 200, "all": 300}, ["a"], sizes)
+    assert none.empty
+    bad = {
+        **good,
+        ("precision", "a"): 0.2,
+        ("rem_ks", "a"): 0.9,
+        ("rem_shift", "a"): -0.6,
+        ("sparsity_synthetic", "a"): 0.36,
+        ("sparsity_ks", "a"): 1.0,
+        ("library_size_ks", "a"): 0.8,
+        ("correlation_discrepancy", "all"): 0.2,
+        ("classifier_auc_cells", "all"): 40,
+    }
+    w = scaug.metrics.fidelity_warnings(_table(bad), {"a": 200, "all": 300}, ["a"], sizes)
+    assert w["kind"].tolist() == [
+        "off-manifold",
+        "smoothed",
+        "sparsity",
+        "library size",
+        "correlations",
+        "underpowered",
+    ]  # worst first
+    messages = dict(zip(w["kind"], w["message"], strict=True))
+    assert "denser than real cells: 36% zero genes per cell vs 67%" in messages["sparsity"]
+    assert "smoothed" in messages["smoothed"] and "40 cells per side" in messages["underpowered"]
+    assert verdict(w).startswith("'a' cells lie off the real cells (+5 more warnings")
+
+
+def test_small_samples_do_not_raise_distribution_warnings():
+    """The same large statistics from 4 real cells are noise: no warning (real-vs-real: 4 dendritic cells)."""
+    table = _table(
+        {
+            ("precision", "a"): 1.0,
+            ("recall", "a"): 0.0,
+            ("coverage", "a"): 1.0,
+            ("rem_spread", "a"): 0.2,
+            ("rem_ks", "a"): 0.5,
+            ("rem_shift", "a"): -0.3,
+            ("library_size_ks", "a"): 0.5,
+            ("sparsity_real", "a"): 0.95,
+            ("sparsity_synthetic", "a"): 0.89,
+            ("sparsity_ks", "a"): 0.75,
+        }
+    )
+    assert scaug.metrics.fidelity_warnings(table, {"a": 4}, ["a"], {"a": 4}).empty
+    # with 200 cells a side the same values are significant
+    kinds = set(scaug.metrics.fidelity_warnings(table, {"a": 200}, ["a"], {"a": 200})["kind"])
+    assert kinds == {"collapsed", "smoothed", "sparsity", "library size"}
+
+
+def test_verdict_says_every_check_passed_only_without_warnings():
+    empty = pd.DataFrame(columns=["label", "kind", "message"])
+    assert verdict(empty).startswith("every check passed")
+    one = pd.DataFrame([("all", "underpowered", "")], columns=["label", "kind", "message"])
+    assert verdict(one) == "the two-sample AUC has too few cells to tell"
+    two = pd.DataFrame([("a", "sparsity", ""), ("b", "sparsity", "")], columns=["label", "kind", "message"])
+    assert verdict(two) == "'a' cells and 1 more label(s) have the wrong sparsity (+1 more warning)"
+
+
+def test_classifier_auc_reports_its_spread_and_size():
+    rng = np.random.default_rng(0)
+    small = scaug.metrics.classifier_auc(rng.normal(size=(40, 5)), rng.normal(size=(40, 5)))
+    large = scaug.metrics.classifier_auc(rng.normal(size=(600, 5)), rng.normal(size=(600, 5)))
+    assert value(small, "classifier_auc_cells") == 40 and value(large, "classifier_auc_cells") == 600
+    # the fold spread shrinks with the number of cells (1/sqrt(n)); 0 would mean no spread was measured
+    assert 0 < value(large, "classifier_auc_sd") < value(small, "classifier_auc_sd")
 
 
 def test_embedding_fitted_on_real_only_and_projects(sim_parts):

@@ -179,8 +179,9 @@ register_method(
     "garage",
     _lazy(".models.garage._methods", "train_garage"),
     kind="deep",
-    description="graph-attention seed cells (rare-type priority) + cscGAN seeded with them; counts out",
-    min_cells=5,
+    description="graph-attention seed cells (rare-type priority) + cscGAN seeded with them; counts out; "
+    "labels of 1-19 cells fitted few-shot",
+    min_cells=1,
     reference="GARAGE (graph attention seed selection + seeded conditional GAN); Marouf et al. 2020",
 )
 register_method(

@@ -258,12 +258,16 @@ def _fidelity_run(args) -> int:
 
 def _fidelity_summary(entry: dict) -> str:
     """Headline numbers, warnings and notes of every evaluated run."""
-    from .pl._dashboard import summary_lines
+    from .pl._dashboard import run_verdict, summary_lines
 
     lines = []
     for run in json.loads(entry["params"])["runs"]:
         numbers, warnings, notes = summary_lines(entry, run)
-        lines += [f"run {run}:", *(f"  {n}" for n in numbers), *(f"  {w}" for w in warnings)]
+        lines += [
+            f"run {run}: {run_verdict(entry, run)}",
+            *(f"  {n}" for n in numbers),
+            *(f"  {w}" for w in warnings),
+        ]
     return "\n".join([*lines, *(f"note: {n}" for n in notes)])
 
 

@@ -56,7 +56,7 @@ def marginals(
     -------
     Tidy table: ``"mean_correlation"`` and ``"variance_correlation"`` (Pearson correlation over genes
     of log-normalised means and variances; 1 ideal), ``"sparsity_real"``/``"sparsity_synthetic"``
-    (mean share of zeros per cell), ``"library_size_real"``/``"library_size_synthetic"`` (median
+    (mean share of zeros per cell), ``"sparsity_ks"`` (KS statistic of the per-cell shares, 0 ideal), ``"library_size_real"``/``"library_size_synthetic"`` (median
     total per cell), ``"library_size_ks"`` (KS statistic of log library sizes, 0 ideal) and
     ``"hvg_overlap"`` (share of the real top HVGs that are also top HVGs of the synthetic cells).
 
@@ -82,10 +82,13 @@ def marginals(
         (m_r, v_r), (m_s, v_s) = mean_var(r), mean_var(s)
         return _pearson(m_r, m_s), _pearson(v_r, v_s)
 
-    def library_ks(r, s) -> float:
+    def ks(r, s) -> float:
         if min(len(r), len(s)) < MIN_CELLS:
             return np.nan
-        return float(ks_2samp(np.log1p(r), np.log1p(s)).statistic)
+        return float(ks_2samp(r, s).statistic)
+
+    def library_ks(r, s) -> float:
+        return ks(np.log1p(r), np.log1p(s))
 
     names = (
         "mean_correlation",
@@ -95,6 +98,7 @@ def marginals(
         "library_size_real",
         "library_size_synthetic",
         "library_size_ks",
+        "sparsity_ks",
         "hvg_overlap",
     )
     values = {name: {} for name in names}
@@ -108,6 +112,7 @@ def marginals(
             "library_size_real": float(np.median(lib_ref)),
             "library_size_synthetic": float(np.median(lib_syn)) if len(lib_syn) else np.nan,
             "library_size_ks": library_ks(lib_ref, lib_syn),
+            "sparsity_ks": ks(zeros_ref, zeros_syn),
             "hvg_overlap": hvg_overlap(ref_log, syn_log, n_top_genes=n_top_genes),
         }
         for name, value in overall_values.items():
@@ -117,6 +122,9 @@ def marginals(
             r, s = reference_labels == label, synthetic_labels == label
             values["mean_correlation"][label] = gene_agreement(ref_log[r], syn_log[s])[0]
             values["library_size_ks"][label] = library_ks(lib_ref[r], lib_syn[s])
+            values["sparsity_ks"][label] = ks(zeros_ref[r], zeros_syn[s])
+            values["sparsity_real"][label] = float(zeros_ref[r].mean()) if r.any() else np.nan
+            values["sparsity_synthetic"][label] = float(zeros_syn[s].mean())
             values["library_size_real"][label] = float(np.median(lib_ref[r])) if r.any() else np.nan
             values["library_size_synthetic"][label] = float(np.median(lib_syn[s]))
     return concat([rows(m, v) for m, v in values.items()])

@@ -180,9 +180,11 @@ def compare(
         extras.update(step_extras)
         seconds[metric] = time.perf_counter() - clock
     table = concat(tables)
-    warnings = fidelity_warnings(
-        table, pd.Series(sets.y_syn, dtype=object).value_counts().to_dict(), sets.labels
-    )
+    n_reference = pd.Series(sets.y_ref, dtype=object).value_counts().to_dict()
+    n_reference[ALL] = len(sets.ri)
+    n_synthetic = pd.Series(sets.y_syn, dtype=object).value_counts().to_dict()
+    n_synthetic[ALL] = len(sets.si)
+    warnings = fidelity_warnings(table, n_synthetic, sets.labels, n_reference)
     for message in warnings["message"]:
         logger.warning("fidelity: %s", message)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ScaugInputError
+from ..metrics._warnings import verdict
 from ._correlation import fidelity_correlation
 from ._qc import fidelity_library_size, fidelity_sparsity
 from ._rem import fidelity_rem
@@ -92,6 +93,12 @@ def fidelity(
     return fig if show is False else None
 
 
+def run_verdict(entry: dict, run: str) -> str:
+    """The worst finding of one run (or that every check passed), as the title states it."""
+    warnings = entry["warnings"]
+    return verdict(warnings.loc[warnings["run"] == run])
+
+
 def summary_lines(entry: dict, run: str) -> tuple[list[str], list[str], list[str]]:
     """Headline numbers, warnings and notes of one run, in words."""
     table = run_table(entry, run)
@@ -104,8 +111,12 @@ def summary_lines(entry: dict, run: str) -> tuple[list[str], list[str], list[str
 
     numbers = []
     if np.isfinite(get("classifier_auc")):
+        sd, cells = get("classifier_auc_sd"), get("classifier_auc_cells")
+        spread = f" ± {sd:.2f}" if np.isfinite(sd) else ""
+        size = f", {cells:.0f} cells per side" if np.isfinite(cells) else ""
         numbers.append(
-            f"classifier AUC {get('classifier_auc'):.2f}  (0.5 = synthetic indistinguishable from real, 1 = all recognisable)"
+            f"classifier AUC {get('classifier_auc'):.2f}{spread}{size}  (0.5 = synthetic indistinguishable "
+            "from real, 1 = all recognisable)"
         )
     if np.isfinite(get("coverage")):
         numbers.append(
@@ -130,10 +141,7 @@ def summary_lines(entry: dict, run: str) -> tuple[list[str], list[str], list[str
 def summary_text(entry: dict, run: str) -> tuple[str, str, str]:
     """Title, headline numbers (left) and warnings + notes (right) of the dashboard."""
     numbers, warnings, notes = summary_lines(entry, run)
-    verdict = (
-        "no label looks dropped, collapsed or memorised" if not warnings else f"{len(warnings)} warning(s)"
-    )
-    title = f"scaug fidelity — run {run}: {verdict}"
+    title = f"scaug fidelity — run {run}: {run_verdict(entry, run)}"
     others = [r for r in json.loads(entry["params"])["runs"] if r != run]
     if others:
         numbers = [*numbers, f"(other runs in these results: {', '.join(others)}; pass run= to show one)"]
