@@ -154,6 +154,50 @@ def test_lognormalised_input_stays_continuous():
     assert not np.array_equal(syn.data, np.floor(syn.data))  # interpolated log values are not rounded
 
 
+def test_lognormalised_counts_are_modelled_as_counts_by_deep_generators(sim):
+    """log1p(normalize_total) input: a deep generator models the recovered counts, output in log space.
+
+    Modelled as continuous values, the same cells came out twice as dense as real ones (issue 14).
+    """
+    adata = sim.copy()
+    sc.pp.normalize_total(adata, target_sum=1e4)
+    sc.pp.log1p(adata)
+    aug = scaug.tl.augment(
+        adata,
+        "cscgan",
+        labels_key="cell_type",
+        n_cells={"type_0": 100, "type_3": 100},
+        random_state=0,
+        model_kwargs={"n_top_genes": None},
+        train_kwargs={"max_steps": 200, "enable_progress_bar": False},
+    )
+    assert_real_cells_identical(adata, aug)
+    assert aug.uns["scaug"]["runs"]["cscgan-1"]["space"] == "log_counts"
+    syn = aug.obs["scaug_synthetic"].to_numpy()
+    X = aug.X.toarray()
+    # each synthetic cell is log1p of counts scaled per cell: its expm1 values are integer multiples
+    recovered, _ = scaug._spaces.recover_counts(X[syn])
+    assert recovered.nnz == np.count_nonzero(X[syn])
+    # the real cells' normalised totals per label
+    labels = aug.obs["cell_type"].astype(str).to_numpy()
+    for label in ("type_0", "type_3"):
+        real, fake = ~syn & (labels == label), syn & (labels == label)
+        np.testing.assert_allclose(np.expm1(X[fake]).sum(axis=1), 1e4, rtol=1e-3)
+        assert abs((X[fake] == 0).mean() - (X[real] == 0).mean()) < 0.05
+    # resampling methods still interpolate the values they are given
+    smote = scaug.tl.augment(adata, "smote", labels_key="cell_type", random_state=0)
+    assert smote.uns["scaug"]["runs"]["smote-1"]["space"] == "continuous"
+
+
+def test_recover_counts_refuses_values_that_are_not_log_counts():
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(2.0, (50, 30))
+    recovered, unit = scaug._spaces.recover_counts(np.log1p(counts))
+    assert np.array_equal(recovered.toarray(), counts) and np.allclose(unit[counts.sum(1) > 0], 1)
+    assert scaug._spaces.recover_counts(np.log1p(rng.gamma(2.0, 1.0, (50, 30)))) is None
+    assert scaug._spaces.recover_counts(rng.normal(size=(50, 30))) is None  # scaled, negative
+
+
 def test_dense_stays_dense_and_obsm_padded(sim):
     adata = sim.copy()
     adata.X = adata.X.toarray()

@@ -16,7 +16,7 @@ from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError
 from ._generate import _spec_of, check_generator, check_output_fits, sample_adata, slot_transforms
-from ._train import fit_method, real_label_counts
+from ._train import fit_method, real_label_counts, training_data
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -115,7 +115,11 @@ def augment(
                 f"{adata.n_vars} var_names (same genes in the same order are required)"
             )
         space = detect_space(adata, layer)
-        if gen.counts != (space.kind == "counts"):
+        if gen.counts and space.kind == "continuous":  # a counts model of log counts: map back
+            _, space = training_data(
+                adata, labels_key=labels_key, layer=layer, key=key_added, count_route=True
+            )
+        if gen.counts != (space.kind in ("counts", "log_counts")):
             raise ScaugInputError(
                 f"the generator produces {'counts' if gen.counts else 'continuous values'} but adata {space.slot} "
                 f"holds {space.kind}; pass the matching layer="

@@ -204,8 +204,10 @@ def sample_adata(
         )
     start = time.perf_counter()
     matrix, labels = gen.sample(dict(n_per_label), random_state=random_state)
-    seconds = time.perf_counter() - start
     labels = np.asarray(labels, dtype=object)
+    # a stream of its own, so that the cells drawn do not depend on whether they are mapped back
+    matrix = space.to_source(matrix, labels, np.random.default_rng([random_state, 1]))
+    seconds = time.perf_counter() - start
     matrix = sparse.csr_matrix(matrix, dtype=dtype) if as_sparse else np.asarray(_dense(matrix), dtype=dtype)
     short = {lab: n - int((labels == lab).sum()) for lab, n in n_per_label.items()}
     for lab, n in short.items():

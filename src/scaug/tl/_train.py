@@ -10,7 +10,7 @@ import pandas as pd
 from .. import _provenance
 from .._generator import Generator
 from .._registry import MethodSpec, get_method
-from .._spaces import Space, detect_space, get_matrix
+from .._spaces import Space, detect_space, get_matrix, log_counts_space
 from .._validation import ScaugInputError, check_adata, check_labels
 
 if TYPE_CHECKING:
@@ -100,7 +100,9 @@ def fit_method(
     train_kwargs: dict | None,
 ) -> tuple[Generator, Space, float]:
     """Check the input, build the training AnnData and run the method's train callable."""
-    train_adata, space = training_data(adata, labels_key=labels_key, layer=layer, key=key)
+    train_adata, space = training_data(
+        adata, labels_key=labels_key, layer=layer, key=key, count_route=spec.kind == "deep"
+    )
     if spec.kind == "resampling" and train_kwargs:
         raise ScaugInputError(
             f"method {spec.name!r} is not trained; it takes no train_kwargs ({list(train_kwargs)})"
@@ -128,10 +130,14 @@ def real_label_counts(adata: AnnData, labels_key: str, key: str) -> pd.Series:
     return counts
 
 
-def training_data(adata: AnnData, *, labels_key: str, layer: str | None, key: str) -> tuple[AnnData, Space]:
+def training_data(
+    adata: AnnData, *, labels_key: str, layer: str | None, key: str, count_route: bool = False
+) -> tuple[AnnData, Space]:
     """The cells a method learns from: real, labelled; the modelled matrix in ``.X``.
 
-    The matrix is not copied when every cell is used; methods must not modify it.
+    With ``count_route`` (deep generators), log-normalised values whose counts can be recovered
+    are replaced by those counts (space ``"log_counts"``; see :mod:`scaug._spaces`). The matrix is
+    not copied when every cell is used; methods must not modify it.
     """
     check_adata(adata)
     labels = check_labels(adata, labels_key)
@@ -150,7 +156,11 @@ def training_data(adata: AnnData, *, labels_key: str, layer: str | None, key: st
     obs = pd.DataFrame(
         {labels_key: labels[use].cat.remove_unused_categories().to_numpy()}, index=adata.obs_names[use]
     )
+    found = log_counts_space(space, matrix, obs[labels_key].astype(str).to_numpy()) if count_route else None
+    if found is not None:
+        space, matrix = found
+        logger.info("%s holds log1p of scaled counts: modelling the recovered counts", space.slot)
     obs[labels_key] = obs[labels_key].astype("category")
     train = ad.AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
-    train.uns["scaug_space"] = space.kind
+    train.uns["scaug_space"] = "counts" if space.kind == "log_counts" else space.kind
     return train, space
