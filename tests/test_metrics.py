@@ -522,3 +522,63 @@ def test_pbmc3k_missing_label_and_collapse(pbmc_parts):
         assert value(res.table, "recall", label) < 0.1
         assert value(res.table, "rem_spread", label) < 0.2
     assert {"CD4 T cells", "B cells"} <= set(res.warnings.loc[res.warnings["kind"] == "collapsed", "label"])
+
+
+@pytest.fixture(scope="module")
+def controls():
+    """Simulated counts: training cells, a held-out reference and held-out cells spoilt each way."""
+    # well-separated labels, so that doublets of two labels lie between clusters
+    adata = scaug.datasets.simulate(1_200, 200, 3, program_size=0.2, fold_change=4.0, random_state=0)
+    train, reference, held = adata[:600].copy(), adata[600:900].copy(), adata[900:].copy()
+    return train, reference, scaug.metrics.bad_controls(train, held, "cell_type", random_state=0)
+
+
+@pytest.mark.parametrize("control", ["real", *scaug.metrics.CONTROLS])
+def test_each_bad_control_is_caught_and_real_cells_raise_nothing(controls, control):
+    train, reference, spoilt = controls
+    metrics = ["classifier_auc", "prdc", "rem", "label_fidelity", "memorisation", "marginals", "correlation"]
+    res = compare(train, reference, spoilt[control], labels_key="cell_type", metrics=metrics)
+    kinds = set(res.warnings["kind"])
+    if control == "real":
+        assert kinds == set()
+    else:
+        assert kinds & set(scaug.metrics.CONTROLS[control]), kinds
+
+
+class _Replay:
+    """A generator that returns given cells: the spoilt controls, through augment and fidelity."""
+
+    method, counts, params, history = "replay", True, {}, None
+
+    def __init__(self, train, cells):
+        self.var_names = train.var_names
+        self.label_counts = train.obs["cell_type"].astype(str).value_counts(sort=False)
+        self.labels = list(self.label_counts.index)
+        self.cells = cells
+
+    def sample(self, n_per_label, *, random_state=0):
+        labels = self.cells.obs["cell_type"].astype(str).to_numpy()
+        rows = np.concatenate([np.flatnonzero(labels == lab)[:n] for lab, n in n_per_label.items()])
+        return self.cells.X[rows], labels[rows]
+
+
+def test_headline_names_the_worst_finding_never_all_good_beside_a_failure(controls):
+    """The dashboard title and CLI summary state the worst warning; "every check passed" only without one."""
+    from scaug.cli import _fidelity_summary
+    from scaug.pl._dashboard import summary_text
+
+    train, reference, spoilt = controls
+    for control in ("real", "dense", "copied"):
+        replay = _Replay(train, spoilt[control])
+        aug = scaug.tl.augment(train, replay, labels_key="cell_type", n_cells={"type_0": 80, "type_1": 80})
+        scaug.tl.fidelity(aug, reference=reference, metrics=["prdc", "rem", "memorisation", "marginals"])
+        entry = aug.uns["scaug_fidelity"]
+        title = summary_text(entry, "replay-1")[0]
+        warned = len(entry["warnings"]) > 0
+        assert warned == (control != "real"), entry["warnings"]
+        assert ("every check passed" in title) == (not warned)
+        assert title.split(": ", 1)[1] in _fidelity_summary(entry)  # the CLI prints the same verdict
+        if control == "copied":
+            assert "look memorised" in title
+        if control == "dense":
+            assert "sparsity" in set(entry["warnings"]["kind"])

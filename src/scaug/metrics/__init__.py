@@ -6,6 +6,7 @@ it. :func:`compare` computes them all; :func:`scaug.tl.fidelity` runs it on an a
 """
 
 from ._classifier import classifier_auc
+from ._controls import CONTROLS, bad_controls
 from ._correlation import correlation_discrepancy, gene_correlation, marker_genes
 from ._embedding import EvaluationEmbedding, fit_embedding, highly_variable_genes, log_normalise
 from ._label_fidelity import BalancedKNN, label_fidelity
@@ -20,10 +21,12 @@ from ._warnings import fidelity_warnings
 from ._wasserstein import wasserstein
 
 __all__ = [
+    "CONTROLS",
     "METRICS",
     "BalancedKNN",
     "EvaluationEmbedding",
     "FidelityResult",
+    "bad_controls",
     "cell_qc",
     "classifier_auc",
     "compare",
