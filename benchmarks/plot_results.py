@@ -1,0 +1,87 @@
+"""Figures and README tables from the committed downsampling and imbalance results.
+
+    python benchmarks/plot_results.py   # writes benchmarks/results/*.png, prints Markdown tables
+
+One figure per (dataset, target) of ``downsampling.csv`` (``scaug.pl.downsampling``: F1 against
+the target cells kept, mean over seeds with the seeds' range, the removed real cells dashed) and per
+dataset of ``imbalance.csv`` (``scaug.pl.imbalance``: macro-F1 bars and per-label F1 heatmap).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+from bench_cscgan import ROOT
+
+import scaug
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (pandas' to_markdown needs tabulate, which scaug does not depend on)."""
+    frame = frame.reset_index()
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * frame.shape[1]]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _slug(*parts: str) -> str:
+    return "_".join(str(p).replace(" ", "_").replace("/", "_") for p in parts)
+
+
+def downsampling() -> None:
+    path = RESULTS / "downsampling.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    for (dataset, target), part in table.groupby(["dataset", "target"], sort=False):
+        scaug.pl.downsampling(
+            part, show=False, save=str(RESULTS / f"downsampling_{_slug(dataset, target)}.png")
+        )
+        summary = scaug.bench.summarise("downsampling", part)
+        cell = summary.apply(
+            lambda r: (
+                f"{r['f1']:.3f} ± {r['f1_sd']:.3f}"
+                + (f" ({r['memorisation_ratio']:.2f})" if pd.notna(r["memorisation_ratio"]) else "")
+            ),
+            axis=1,
+        )
+        wide = cell.unstack("method")
+        wide.insert(0, "seeds", summary["seeds"].groupby(level="n_kept").min())
+        print(f"\n{dataset}, target {target!r}: F1 mean ± sd over seeds (memorisation ratio)\n")
+        print(_markdown(wide.sort_index(ascending=False)))
+
+
+def imbalance() -> None:
+    path = RESULTS / "imbalance.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    for dataset, part in table.groupby("dataset", sort=False):
+        scaug.pl.imbalance(part, show=False, save=str(RESULTS / f"imbalance_{_slug(dataset)}.png"))
+        summary = scaug.bench.summarise("imbalance", part)
+        print(f"\n{dataset}: macro-F1 and accuracy, mean ± sd over folds\n")
+        print(
+            _markdown(
+                pd.DataFrame(
+                    {
+                        "macro-F1": summary.apply(
+                            lambda r: f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f}", axis=1
+                        ),
+                        "accuracy": summary.apply(
+                            lambda r: f"{r['accuracy_mean']:.3f} ± {r['accuracy_std']:.3f}", axis=1
+                        ),
+                        "folds": summary["n_folds"],
+                    }
+                )
+            )
+        )
+
+
+if __name__ == "__main__":
+    downsampling()
+    imbalance()
