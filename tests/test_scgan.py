@@ -248,7 +248,10 @@ def test_continuous_space_round_trip(sim):
     logn = sim.copy()
     X = logn.X.toarray() if sparse.issparse(logn.X) else np.array(logn.X, dtype=np.float64)
     logn.X = sparse.csr_matrix(np.log1p(X / X.sum(1, keepdims=True) * 1e4).astype(np.float32))
-    model = _train(logn)
+    # by default the counts behind log1p(normalize_total) are recovered and modelled ...
+    assert _train(logn, max_steps=2).space == "counts"
+    # ... unless the log values are to be modelled as they are
+    model = _train(logn, model_kwargs={"space": "continuous"})
     assert not model.counts and model.space == "continuous"
     X, _ = model.sample({"type_1": 10}, random_state=0)
     assert X.min() >= 0 and not np.array_equal(X.data, np.round(X.data))

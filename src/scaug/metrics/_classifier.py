@@ -62,9 +62,9 @@ def classifier_auc(
     >>> import numpy as np, scaug
     >>> rng = np.random.default_rng(0)
     >>> a, b = rng.normal(size=(200, 5)), rng.normal(size=(200, 5))
-    >>> auc = scaug.metrics.classifier_auc(a, b).set_index("label")["value"]["all"]
-    >>> bool(0.3 < auc < 0.7)
-    True
+    >>> t = scaug.metrics.classifier_auc(a, b).set_index(["metric", "label"])["value"]
+    >>> bool(0.3 < t["classifier_auc", "all"] < 0.7), int(t["classifier_auc_cells", "all"])
+    (True, 200)
     """
     real_labels = as_labels(real_labels, len(real))
     synthetic_labels = as_labels(synthetic_labels, len(synthetic))

@@ -148,8 +148,8 @@ def compare(
     >>> res = scaug.metrics.compare(
     ...     train, heldout, syn, labels_key="cell_type", metrics=["classifier_auc", "prdc"]
     ... )
-    >>> sorted(res.table["metric"].unique())[:2]
-    ['classifier_auc', 'coverage']
+    >>> sorted(res.table["metric"].unique())[:4]
+    ['classifier_auc', 'classifier_auc_cells', 'classifier_auc_sd', 'coverage']
     """
     metrics = _check_metrics(metrics)
     seconds, clock = {}, time.perf_counter()

@@ -100,8 +100,10 @@ def fit_method(
     train_kwargs: dict | None,
 ) -> tuple[Generator, Space, float]:
     """Check the input, build the training AnnData and run the method's train callable."""
+    # model_kwargs={"space": "continuous"} keeps log-normalised values as they are, on purpose
+    count_route = spec.kind == "deep" and (model_kwargs or {}).get("space") != "continuous"
     train_adata, space = training_data(
-        adata, labels_key=labels_key, layer=layer, key=key, count_route=spec.kind == "deep"
+        adata, labels_key=labels_key, layer=layer, key=key, count_route=count_route
     )
     if spec.kind == "resampling" and train_kwargs:
         raise ScaugInputError(

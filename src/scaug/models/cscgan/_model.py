@@ -627,7 +627,9 @@ class CSCGAN(GANModelBase):
         Explicit genes to model (overrides ``min_cells``/``n_top_genes``).
     space
         ``"counts"`` or ``"continuous"`` (e.g. log-normalised values, modelled as they are);
-        default from ``adata.uns["scaug_space"]``, else integer values mean counts.
+        default from ``adata.uns["scaug_space"]``, else integer values mean counts. Through
+        :func:`scaug.tl.augment` and friends, log-normalised values with recoverable counts are
+        modelled as those counts unless ``model_kwargs={"space": "continuous"}``.
     output
         ``"counts"``: integer counts; ``"normalized"``: profiles summing to ``library_size``.
     count_sampler
