@@ -73,7 +73,8 @@ class Space:
             return counts
         matrix = sparse.csr_matrix(counts, dtype=np.float64)
         if self.normalised:
-            assert self.totals is not None
+            if self.totals is None:
+                raise ValueError("a normalised log-counts space needs the real cells' totals per label")
             target = np.empty(matrix.shape[0])
             for label in np.unique(labels):
                 rows = np.flatnonzero(labels == label)
@@ -85,9 +86,7 @@ class Space:
         return matrix if sparse.issparse(counts) else matrix.toarray()
 
 
-def recover_counts(
-    matrix, *, tolerance: float = INTEGER_TOLERANCE
-) -> tuple[sparse.csr_matrix, np.ndarray] | None:
+def recover_counts(matrix) -> tuple[sparse.csr_matrix, np.ndarray] | None:
     """Counts behind ``log1p`` of per-cell scaled counts, or ``None`` when the values are not that.
 
     A count of 1 becomes ``unit = target_sum / library`` in its cell, so every non-zero ``expm1``

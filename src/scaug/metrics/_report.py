@@ -61,7 +61,7 @@ class FidelityResult:
     table
         Tidy table (metric, label, value); label ``"all"`` holds overall values.
     warnings
-        One row (label, kind, message) per label that looks dropped, collapsed or memorised.
+        One row (label, kind, message) per failure the checks found, worst first (:func:`fidelity_warnings`).
     notes
         How the metrics were computed (subsampling, reference), in plain words.
     cells
