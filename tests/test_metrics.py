@@ -533,6 +533,14 @@ def controls():
     return train, reference, scaug.metrics.bad_controls(train, held, "cell_type", random_state=0)
 
 
+def test_bad_controls_refuse_unknown_labels(controls):
+    train, reference, _ = controls
+    with pytest.raises(scaug.ScaugInputError, match=r"not a column of train\.obs"):
+        scaug.metrics.bad_controls(train, reference, "missing")
+    with pytest.raises(scaug.ScaugInputError, match="no training cells"):
+        scaug.metrics.bad_controls(train[train.obs["cell_type"] != "type_0"], reference, "cell_type")
+
+
 @pytest.mark.parametrize("control", ["real", *scaug.metrics.CONTROLS])
 def test_each_bad_control_is_caught_and_real_cells_raise_nothing(controls, control):
     train, reference, spoilt = controls

@@ -66,6 +66,16 @@ def bad_controls(
     """
     from sklearn.neighbors import NearestNeighbors
 
+    from .._validation import ScaugInputError
+
+    for name, obj in (("train", train), ("cells", cells)):
+        if labels_key not in obj.obs:
+            raise ScaugInputError(f"labels_key {labels_key!r} is not a column of {name}.obs")
+    missing = set(cells.obs[labels_key].astype(str)) - set(train.obs[labels_key].astype(str))
+    if missing:
+        raise ScaugInputError(
+            f"labels {sorted(missing)} of cells have no training cells to copy or smooth from"
+        )
     rng = np.random.default_rng(random_state)
     X = _dense(get_matrix(cells, layer))
     T = _dense(get_matrix(train, layer))
