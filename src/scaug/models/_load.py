@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import os
+import importlib
 
 from .._validation import ScaugInputError
+from ._files import read_model_file
 
 #: Saved model class names and the subpackage of scaug.models that holds each.
 _MODELS = {"CSCGAN": "cscgan", "SCGAN": "cscgan", "GARAGE": "garage", "SCVIPPC": "scvi"}
@@ -13,6 +13,9 @@ _MODELS = {"CSCGAN": "cscgan", "SCGAN": "cscgan", "GARAGE": "garage", "SCVIPPC":
 
 def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = "auto"):
     """Load a model saved with ``model.save(dir_path)`` (any class in :mod:`scaug.models`).
+
+    Model files hold tensors and plain values only and are read with torch's restricted unpickler
+    (``weights_only=True``), so loading a model someone sent you cannot run code.
 
     Parameters
     ----------
@@ -39,25 +42,9 @@ def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = 
     >>> loaded.method
     'cscgan'
     """
-    import importlib
-
-    import torch
-
-    path = os.path.join(dir_path, "model.pt")
-    if not os.path.isfile(path):
-        raise ScaugInputError(
-            f"{dir_path} holds no saved scaug model (no model.pt); save one with `scaug train`"
-        )
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    name = saved.get("attr_dict", {}).get("registry_", {}).get("model_name")
+    saved = read_model_file(dir_path)
+    name = saved["attr_dict"].get("registry_", {}).get("model_name")
     if name not in _MODELS:
         raise ScaugInputError(f"{dir_path} holds a {name!r} model, which is not a scaug model")
     cls = getattr(importlib.import_module(f".{_MODELS[name]}", __package__), name)
-    # scvi-tools logs "File <dir>/model.pt already downloaded" for every local load: nothing is downloaded.
-    download_logger = logging.getLogger("scvi.data._download")
-    level = download_logger.level
-    download_logger.setLevel(logging.WARNING)
-    try:
-        return cls.load(dir_path, adata=False, accelerator=accelerator, device=device)
-    finally:
-        download_logger.setLevel(level)
+    return cls.load(dir_path, adata=False, accelerator=accelerator, device=device)

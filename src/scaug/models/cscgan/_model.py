@@ -20,6 +20,7 @@ from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from tqdm.auto import tqdm
 
 from ..._validation import ScaugInputError, check_values
+from .._files import SafeFileMixin
 from ._counts import (
     CountSampler,
     RowStack,
@@ -32,7 +33,7 @@ from ._counts import (
 )
 from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._genes import select_genes
-from ._labeller import fit_labeller
+from ._labeller import fit_labeller, predict_labels
 from ._module import GANModule
 from ._trainingplan import WGANGPTrainingPlan
 
@@ -48,7 +49,7 @@ Output = Literal["counts", "normalized"]
 DEFAULT_MAX_STEPS = 4000
 
 
-class GANModelBase(UnsupervisedTrainingMixin, BaseModelClass):
+class GANModelBase(SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Shared model logic of :class:`SCGAN` and :class:`CSCGAN` (see there for the parameters)."""
 
     _module_cls = GANModule
@@ -756,7 +757,7 @@ class SCGAN(GANModelBase):
             # Library sizes of any training cell: the label is only known once the cell is generated.
             library = self._draw_library(None, rng, n=size)
             profiles = self._profiles(np.zeros(size, dtype=np.int64), torch_rng, library)
-            assigned = self.labeller_.predict(profiles.numpy().astype(np.float64))
+            assigned = predict_labels(self.labeller_, profiles.numpy())
             keep = np.zeros(size, dtype=bool)
             for lab in list(missing):
                 rows = np.flatnonzero(assigned == lab)[: missing[lab]]

@@ -18,6 +18,7 @@ from scvi.model import SCVI
 from tqdm.auto import tqdm
 
 from ..._validation import ScaugInputError, check_values
+from .._files import SafeFileMixin
 from ..cscgan._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
 from ..cscgan._genes import select_genes
 
@@ -33,7 +34,7 @@ COUNTS_ONLY = (
 )
 
 
-class SCVIPPC(SCVI):
+class SCVIPPC(SafeFileMixin, SCVI):
     r"""Posterior predictive samples of scVI (Lopez et al. 2018) from a label's own real cells.
 
     An :class:`scvi.model.SCVI` (negative binomial likelihood by default) is trained on the counts
@@ -312,19 +313,18 @@ class SCVIPPC(SCVI):
 
     # -- save / load -----------------------------------------------------------------------------
 
-    def save(self, dir_path: str, *, overwrite: bool = False, save_anndata: bool = True, **kwargs) -> None:
+    def save(self, dir_path: str, *, overwrite: bool = False, save_anndata: bool = True) -> None:
         """Save weights, settings and the training cells of the modelled genes (sampling needs them).
 
         Parameters
         ----------
         dir_path
-            Directory to write (``model.pt`` and ``adata.h5ad``).
+            Directory to write (``model.pt``, loadable with ``torch.load(weights_only=True)``, and
+            ``adata.h5ad``).
         overwrite
             Replace an existing directory.
         save_anndata
             Also write the training cells; without them, :meth:`load` needs the same cells again.
-        **kwargs
-            Passed to :meth:`scvi.model.SCVI.save`.
 
         Examples
         --------
@@ -337,7 +337,7 @@ class SCVIPPC(SCVI):
         >>> model.save(path, overwrite=True)
         >>> loaded = scaug.models.SCVIPPC.load(path)
         """
-        super().save(dir_path, overwrite=overwrite, save_anndata=save_anndata, **kwargs)
+        super().save(dir_path, overwrite=overwrite, save_anndata=save_anndata)
 
     @classmethod
     def load(
@@ -346,7 +346,6 @@ class SCVIPPC(SCVI):
         adata: AnnData | Literal[False] | None = None,
         accelerator: str = "auto",
         device: int | str = "auto",
-        **kwargs,
     ) -> SCVIPPC:
         """Load a model written by :meth:`save`.
 
@@ -359,8 +358,6 @@ class SCVIPPC(SCVI):
             with the model; else an AnnData of the same cells and modelled genes.
         accelerator, device
             Where to put the model.
-        **kwargs
-            Passed to :meth:`scvi.model.SCVI.load`.
 
         Returns
         -------
@@ -368,14 +365,7 @@ class SCVIPPC(SCVI):
         """
         # Unlike the GANs, sampling needs the training cells: always load the saved ones.
         adata = None if adata is False else adata
-        # scvi-tools logs "File <dir>/model.pt already downloaded" for every local load: nothing is downloaded.
-        download_logger = logging.getLogger("scvi.data._download")
-        level = download_logger.level
-        download_logger.setLevel(logging.WARNING)
-        try:
-            model = super().load(dir_path, adata=adata, accelerator=accelerator, device=device, **kwargs)
-        finally:
-            download_logger.setLevel(level)
+        model = super().load(dir_path, adata=adata, accelerator=accelerator, device=device)
         if model.adata is None:
             raise ScaugInputError(
                 f"{dir_path} holds no training cells (adata.h5ad), which scvi_ppc samples from; "
