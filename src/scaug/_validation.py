@@ -85,15 +85,18 @@ def output_bytes(slots, n_cells: int) -> float:
     return total
 
 
-def check_memory(needed: float, *, what: str) -> None:
-    """Refuse, before any work, an output that would not fit in the memory available now."""
+def check_memory(needed: float, *, what: str, estimate: str = "about") -> None:
+    """Refuse, before any work, an output that would not fit in the memory available now.
+
+    ``estimate`` says what ``needed`` is: ``"about"`` or ``"at least"`` (a lower bound).
+    """
     import psutil
 
     available = psutil.virtual_memory().available
     # the rest is needed for the model, the sampling chunks and the copy AnnData makes on write
     if needed > 0.8 * available:
         raise ScaugInputError(
-            f"{what} would need about {needed / 2**30:.1f} GiB, more than the "
+            f"{what} would need {estimate} {needed / 2**30:.1f} GiB, more than the "
             f"{available / 2**30:.1f} GiB of memory available: ask for fewer cells (n_cells=), or "
             "generate them in parts with scaug.tl.generate and a trained generator"
         )

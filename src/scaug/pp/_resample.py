@@ -78,6 +78,10 @@ def resample(
         goal = int(target)
     else:
         raise ScaugInputError(f"target must be a positive int, 'min' or 'median', got {target!r}")
+    if len(counts) < 2:
+        raise ScaugInputError(
+            f"obs[{labels_key!r}] holds one label ({counts.index[0]!r}): there is no imbalance to undersample"
+        )
     strategy = {lab: min(int(n), goal) for lab, n in counts.items()}
     sampler = RandomUnderSampler(sampling_strategy=strategy, random_state=random_state)
     sampler.fit_resample(labelled[:, None], y)

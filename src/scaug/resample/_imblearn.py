@@ -90,12 +90,14 @@ class ResamplingGenerator:
     def _oversample_indices(self, n_per_label, rng):
         from imblearn.over_sampling import RandomOverSampler
 
-        index = np.arange(len(self._y))[:, None]
+        index, y = np.arange(len(self._y))[:, None], self._y
+        if len(set(y)) < 2:  # imbalanced-learn needs two classes: a placeholder row, never drawn
+            index, y = np.vstack([index, [[-1]]]), np.append(y, "\0other")
         sampler = RandomOverSampler(
             sampling_strategy=self._strategy(n_per_label), random_state=_seed(rng), **self.params
         )
-        rows, labels = sampler.fit_resample(index, self._y)
-        return rows[len(self._y) :, 0], labels[len(self._y) :]
+        rows, labels = sampler.fit_resample(index, y)
+        return rows[len(y) :, 0], labels[len(y) :]
 
     def _smote_one(self, label: str, n: int, rng):
         """SMOTE for one label: its cells plus one cell of another label (imbalanced-learn wants two classes)."""

@@ -109,6 +109,10 @@ def generate(
         n_per_label = resolve_targets(
             gen.label_counts, n_cells, target=target, min_cells=spec.min_cells, method=spec.name
         )
+        n_new = int(sum(n_per_label.values()))
+        # Without the training data the density is unknown: a row pointer and an obs row per cell
+        # is a lower bound, which refuses only requests that cannot fit.
+        check_memory(n_new * 80.0, what=f"an output of {n_new:,} cells", estimate="at least")
     run_id = _provenance.new_run_id(None, key, spec.name)
     syn = sample_adata(
         gen,
