@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 import scaug
 from scaug import ScaugInputError
 from scaug.models._files import decode, encode
-from scaug.models.cscgan._labeller import fit_labeller, predict_labels
+from scaug.models.scgan._labeller import fit_labeller, predict_labels
 
 QUIET = {"enable_progress_bar": False}
 

@@ -11,8 +11,8 @@ from scipy import sparse
 import scaug
 from scaug.cli import main
 from scaug.models import CSCGAN, SCGAN
-from scaug.models.cscgan import LSN, GANModule, GANTrainingError, ProjectionCritic, sample_counts
-from scaug.models.cscgan._counts import RowStack, poisson_csr, sample_from_profiles
+from scaug.models._counts import RowStack, poisson_csr, sample_counts, sample_from_profiles
+from scaug.models._gan import LSN, GANModule, GANTrainingError, ProjectionCritic
 
 SMALL = {"n_latent": 8, "n_hidden_generator": (16,), "n_hidden_critic": (16,), "n_top_genes": 40}
 QUICK = {"max_steps": 3, "batch_size": 64, "enable_progress_bar": False}

@@ -51,7 +51,7 @@ def run_demo(
     matplotlib.use("Agg")  # the demo writes files; it needs no display
 
     from . import pl
-    from .cli import _fidelity_summary, _summary
+    from ._summaries import fidelity_summary, label_table
     from .tl import augment, fidelity
 
     method = method or DEMO_METHOD
@@ -73,10 +73,10 @@ def run_demo(
         f"pbmc68k_reduced: {adata.n_obs} cells x {adata.n_vars} genes (log-normalised), labels {DEMO_LABELS!r}",
         f"method {method!r}, n_cells='balance' (every label up to the median label size)",
         "",
-        _summary(aug, DEMO_LABELS, "scaug"),
+        label_table(aug, DEMO_LABELS, "scaug"),
         "",
         "fidelity (scaug.tl.fidelity):",
-        _fidelity_summary(aug.uns["scaug_fidelity"]),
+        fidelity_summary(aug.uns["scaug_fidelity"]),
         "",
         f"wrote {output}, {report} and {Path(report).with_suffix('.csv')}",
     ]

@@ -11,6 +11,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from ._summaries import fidelity_summary, label_table
+
 
 def _n_cells(value: str):
     """``balance``, an int, or ``label=n,label=n`` (or a JSON object)."""
@@ -127,7 +129,7 @@ def _augment_run(args) -> int:
         train_kwargs=args.train_kwargs,
     )
     out.write_h5ad(args.output)
-    print(_summary(out, args.labels_key, args.key_added))
+    print(label_table(out, args.labels_key, args.key_added))
     print(f"wrote {args.output} ({out.n_obs} cells)")
     return 0
 
@@ -251,24 +253,9 @@ def _fidelity_run(args) -> int:
     pl.fidelity(adata, run=args.run, show=False, save=str(Path(args.report).resolve()))
     if args.output:
         adata.write_h5ad(args.output)
-    print(_fidelity_summary(adata.uns["scaug_fidelity"]))
+    print(fidelity_summary(adata.uns["scaug_fidelity"]))
     print(f"wrote {args.report} and {csv}" + (f" and {args.output}" if args.output else ""))
     return 0
-
-
-def _fidelity_summary(entry: dict) -> str:
-    """Headline numbers, warnings and notes of every evaluated run."""
-    from .pl._dashboard import run_verdict, summary_lines
-
-    lines = []
-    for run in json.loads(entry["params"])["runs"]:
-        numbers, warnings, notes = summary_lines(entry, run)
-        lines += [
-            f"run {run}: {run_verdict(entry, run)}",
-            *(f"  {n}" for n in numbers),
-            *(f"  {w}" for w in warnings),
-        ]
-    return "\n".join([*lines, *(f"note: {n}" for n in notes)])
 
 
 def _demo_args(p):
@@ -372,27 +359,6 @@ def _bench_run(args) -> int:
         written.append(args.figure)
     print(f"wrote {' and '.join(written)}")
     return 0
-
-
-def _summary(adata, labels_key: str, key: str) -> str:
-    """Per-label table: real cells, synthetic cells, total."""
-    import pandas as pd
-
-    flag = adata.obs[f"{key}_synthetic"].to_numpy(dtype=bool)
-    labels = adata.obs[labels_key].astype(str)
-    table = (
-        pd.DataFrame(
-            {
-                "real": labels[~flag].value_counts(),
-                "synthetic": labels[flag].value_counts(),
-            }
-        )
-        .fillna(0)
-        .astype(int)
-    )
-    table = table[table.index != "nan"]
-    table["total"] = table["real"] + table["synthetic"]
-    return table.sort_values("real", ascending=False).to_string()
 
 
 # name -> (add arguments, run, help)

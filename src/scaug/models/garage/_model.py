@@ -13,8 +13,7 @@ from anndata import AnnData
 from scvi import REGISTRY_KEYS, settings
 
 from ..._validation import ScaugInputError
-from ..cscgan import GANModelBase
-from ..cscgan._sampling import RarePrioritySplitter, rare_priority_weights
+from .._gan import GANModelBase, RarePrioritySplitter, rare_priority_weights
 from ._module import GarageModule
 from ._seeds import SeedSelector
 
@@ -204,7 +203,3 @@ class GARAGE(GANModelBase):
         self.seed_history_ = selector.history_
         logger.info("GARAGE stage 1: %d seeds; rare labels %s", len(self.seeds_), self.rare_labels_ or "none")
         return self.seeds_
-
-    def _cell_labels(self) -> np.ndarray:
-        codes = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY)).ravel().astype(int)
-        return np.asarray(self.labels, dtype=object)[codes]

@@ -18,9 +18,9 @@ from scvi.model import SCVI
 from tqdm.auto import tqdm
 
 from ..._validation import ScaugInputError, check_values
+from .._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
 from .._files import SafeFileMixin
-from ..cscgan._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
-from ..cscgan._genes import select_genes
+from .._genes import select_genes
 
 logger = logging.getLogger("scaug")
 # Negative binomial draws over ~13,000 genes run at a few hundred cells per second on one CPU
