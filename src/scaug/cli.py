@@ -18,14 +18,14 @@ def _n_cells(value: str):
     """``balance``, an int, or ``label=n,label=n`` (or a JSON object)."""
     if value == "balance":
         return value
-    if value.lstrip("-").isdigit():
+    if isinstance(_int_or_text(value), int):
         return int(value)
     if value.startswith("{"):
         return json.loads(value)
     out = {}
     for part in value.split(","):
         label, sep, n = part.rpartition("=")
-        if not sep or not n.strip().lstrip("-").isdigit():
+        if not sep or not isinstance(_int_or_text(n), int):
             raise argparse.ArgumentTypeError(
                 f"n_cells must be 'balance', an int or 'label=n,...', got {value!r}"
             )
@@ -63,7 +63,12 @@ def _add_common(p: argparse.ArgumentParser, *, output: bool = True, input_requir
 
 
 def _target(value: str | None):
-    return int(value) if value is not None and value.isdigit() else value
+    """An int, or a name (``median``, ``mean``, ``max``) that scaug checks."""
+    return None if value is None else _int_or_text(value)
+
+
+def _int_or_text(value: str):
+    return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
 def _read(path: str):
@@ -137,7 +142,7 @@ def _augment_run(args) -> int:
 def _generate_args(p):
     _add_common(p, input_required=False)
     _model_arg(p)
-    p.add_argument("--key", default="scaug", help="provenance key (default 'scaug')")
+    p.add_argument("--key-added", default="scaug", help="provenance key (default 'scaug')")
 
 
 def _generate_run(args) -> int:
@@ -154,7 +159,7 @@ def _generate_run(args) -> int:
         layer=args.layer,
         target=_target(args.target),
         random_state=args.random_state,
-        key=args.key,
+        key_added=args.key_added,
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
     )

@@ -42,9 +42,9 @@ _PROGRESS_CELLS = 100_000
 
 Output = Literal["counts", "normalized"]
 
-#: Generator steps of a default training run: about 8 minutes (498 s) for pbmc3k on 2 idle CPU cores.
-#: The step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv (8,000 steps scored no
-#: better; measured with the old evaluation embedding and the previous defaults).
+#: Generator steps of a default training run (minutes on a laptop CPU for a few thousand cells; times
+#: in the README). The step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv: twice as
+#: many steps scored no better.
 DEFAULT_MAX_STEPS = 4000
 
 

@@ -47,8 +47,7 @@ class GARAGE(GANModelBase):
     seeded_fraction
         Fraction of generator inputs that carry a seed embedding next to the noise (``0``: no
         seeds; the rest carry noise only). Seeding every input (the default) gave the most
-        realistic cells in GARAGE's benchmark (paul15 classifier AUC 0.616 over six seeds; 0.639
-        over two at 0.5).
+        realistic cells in GARAGE's benchmark (``benchmarks/bench_garage.py``; results in the README).
     seeded_labels
         ``"all"``: inputs of every label carry seeds; ``"rare"``: only those of rare labels
         (:attr:`rare_labels_`), the others are generated from noise as by cscGAN.
