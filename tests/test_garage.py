@@ -352,6 +352,7 @@ def test_garage_can_seed_rare_labels_only(sim):
 
 def test_garage_save_load_keeps_both_stages(garage, sim, tmp_path, monkeypatch):
     garage.save(tmp_path / "m", overwrite=True)
+    torch.load(tmp_path / "m" / "model.pt", weights_only=True)  # tensors and plain values only
     monkeypatch.setattr(GARAGE, "select_seeds", lambda *a, **k: pytest.fail("stage 1 re-ran on load"))
     with_data = GARAGE.load(tmp_path / "m", adata=sim)
     pd.testing.assert_frame_equal(with_data.seeds_, garage.seeds_)

@@ -98,10 +98,10 @@ def test_labeller_as_arrays_predicts_as_the_fitted_pipeline(n_labels):
     np.testing.assert_array_equal(predict_labels(labeller, fresh), pipeline.predict(fresh))
 
 
-@pytest.mark.parametrize("method", ["cscgan", "scgan", "garage", "scvi_ppc"])
-def test_saved_models_load_with_weights_only_and_sample_the_same(method, tmp_path):
+def test_scgan_with_its_labeller_loads_with_weights_only_and_samples_the_same(tmp_path):
+    # The other models' round trips are in their own test files (with the same weights_only check).
     adata = scaug.datasets.simulate(200, 30, 3, random_state=0)
-    model = scaug.tl.train_generator(adata, method, labels_key="cell_type", max_epochs=1, train_kwargs=QUIET)
+    model = scaug.tl.train_generator(adata, "scgan", labels_key="cell_type", max_epochs=1, train_kwargs=QUIET)
     model.save(tmp_path / "m", overwrite=True)
     saved = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
     assert saved["format"] == "scaug-safe-1"

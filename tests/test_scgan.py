@@ -213,6 +213,7 @@ def test_same_seed_same_cells(sim):
 def test_save_load_round_trip(trained, tmp_path):
     _, model = trained
     model.save(tmp_path / "m", overwrite=True)
+    torch.load(tmp_path / "m" / "model.pt", weights_only=True)  # tensors and plain values only
     loaded = scaug.models.load_model(str(tmp_path / "m"))
     assert type(loaded) is CSCGAN and loaded.labels == model.labels
     x1, l1 = model.sample({"type_2": 15}, random_state=2)
