@@ -31,6 +31,7 @@ from .._counts import (
     with_columns,
 )
 from .._files import SafeFileMixin
+from .._generator import GeneratorMixin
 from .._genes import select_genes
 from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._module import GANModule
@@ -48,7 +49,7 @@ Output = Literal["counts", "normalized"]
 DEFAULT_MAX_STEPS = 4000
 
 
-class GANModelBase(SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
+class GANModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Shared model logic of :class:`SCGAN` and :class:`CSCGAN` (see there for the parameters)."""
 
     _module_cls = GANModule
@@ -377,9 +378,7 @@ class GANModelBase(SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
                 "fitting few-shot labels needs the training cells: load the model with adata="
             )
         labels = list(self.few_shot_labels if labels is None else labels)
-        unknown = [lab for lab in labels if lab not in self.labels]
-        if unknown:
-            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        self._check_known(labels)
         matrix = self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)
         cell_labels = self._cell_labels()
         columns = self.var_names.get_indexer(self.modelled_genes)
@@ -404,59 +403,14 @@ class GANModelBase(SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
     # -- scaug Generator protocol ----------------------------------------------------------------
 
     @property
-    def method(self) -> str:
-        """Registered scaug method name."""
-        return self._method
-
-    @property
-    def var_names(self) -> pd.Index:
-        """All genes of the training data; samples have exactly these columns."""
-        return pd.Index(self.var_names_)
-
-    @property
-    def labels(self) -> list[str]:
-        """Labels the model knows, in the order of their codes."""
-        mapping = self.registry_["field_registries"][REGISTRY_KEYS.LABELS_KEY]["state_registry"]
-        return [str(lab) for lab in mapping["categorical_mapping"]]
-
-    @property
-    def label_counts(self) -> pd.Series:
-        """Training cells per label."""
-        return self.label_counts_
-
-    @property
     def space(self) -> str:
         """``"counts"`` or ``"continuous"``: the space of the training data."""
         return self.init_params_["non_kwargs"]["space"]
 
     @property
-    def modelled_genes(self) -> pd.Index:
-        """Genes the networks model (the others are zero in samples)."""
-        return pd.Index(self.init_params_["non_kwargs"]["modelled_genes"])
-
-    @property
     def counts(self) -> bool:
         """Whether samples are integer counts."""
         return self.space == "counts" and self.init_params_["non_kwargs"]["output"] == "counts"
-
-    @property
-    def params(self) -> dict:
-        """Model and training parameters (JSON-serialisable), for provenance."""
-        params = {
-            k: list(v) if isinstance(v, tuple | list) else v
-            for k, v in self.init_params_["non_kwargs"].items()
-            if k != "modelled_genes"
-        }
-        params["n_modelled_genes"] = len(self.modelled_genes)
-        return {**params, **self.train_params_}
-
-    @property
-    def history(self) -> pd.DataFrame | None:
-        """Training metrics, one row per epoch (``None`` before training)."""
-        if not self.history_:
-            return None
-        frames = [df for df in self.history_.values() if len(df)]
-        return pd.concat(frames, axis=1) if frames else None
 
     def sample(
         self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
@@ -489,9 +443,7 @@ class GANModelBase(SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
         >>> X.shape
         (10, 30)
         """
-        unknown = [lab for lab in n_per_label if lab not in self.labels]
-        if unknown:
-            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        self._check_known(n_per_label)
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()

@@ -11,7 +11,6 @@ import torch
 from anndata import AnnData
 from scipy import sparse
 
-from ..._validation import ScaugInputError
 from .._counts import RowStack
 from .._gan import GANModelBase
 from ._labeller import fit_labeller, predict_labels
@@ -93,9 +92,7 @@ class SCGAN(GANModelBase):
         >>> model.train(max_steps=5, enable_progress_bar=False)
         >>> X, labels = model.sample({"type_0": 20}, random_state=0)
         """
-        unknown = [lab for lab in n_per_label if lab not in self.labels]
-        if unknown:
-            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        self._check_known(n_per_label)
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()
