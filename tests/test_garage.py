@@ -25,13 +25,7 @@ from scaug.models.garage._seeds import attention_scores, received_attention, see
 FAST = {"max_epochs": 15, "patience": 5, "n_pcs": 10, "n_hidden": 8, "n_heads": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny graphs: two threads that fight with other processes for two cores are ~20x slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _planted_graph() -> tuple[torch.Tensor, int, int]:

@@ -20,12 +20,7 @@ from scaug.models.scgan._labeller import fit_labeller, predict_labels
 QUIET = {"enable_progress_bar": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _round_trip(obj, tmp_path):

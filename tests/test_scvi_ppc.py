@@ -16,13 +16,7 @@ QUIET = {"enable_progress_bar": False}
 RARE_GENES = {0: 0, 1: 1, 2: 2, 3: 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks: two threads that fight with other processes for two cores are much slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data() -> sc.AnnData:
