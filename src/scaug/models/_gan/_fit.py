@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
+from ..._seeding import seeded
 from ..._validation import ScaugInputError
 from ._model import GANModelBase
 from ._trainingplan import GANTrainingError
@@ -44,9 +45,11 @@ def fit(
     model_kwargs: dict,
     train_kwargs: dict,
 ) -> GANModelBase:
-    """Set up ``adata``, build ``cls`` with a preset plus ``model_kwargs`` and train it, seeded."""
-    import scvi
+    """Set up ``adata``, build ``cls`` with a preset plus ``model_kwargs`` and train it, seeded.
 
+    The seed is set for the run only (:func:`scaug._seeding.seeded`): the caller's random state
+    and ``scvi.settings.seed`` are left as they were.
+    """
     model_kwargs = dict(model_kwargs)
     preset = model_kwargs.pop("preset", "fast")
     if preset not in PRESETS:
@@ -55,14 +58,14 @@ def fit(
     train_kwargs = {**PRESETS[preset]["train"], **train_kwargs}
     # Subclasses take cscGAN's options as **kwargs: accept both signatures.
     _check_kwargs((cls.__init__, GANModelBase.__init__), model_kwargs, "model_kwargs")
-    scvi.settings.seed = random_state
-    cls.setup_anndata(adata, labels_key=labels_key)
     _check_train_kwargs(cls, train_kwargs)
-    model = cls(adata, **model_kwargs)
-    try:
-        model.train(**train_kwargs)
-    except GANTrainingError as err:
-        raise ScaugInputError(str(err)) from None
+    with seeded(random_state):
+        cls.setup_anndata(adata, labels_key=labels_key)
+        model = cls(adata, **model_kwargs)
+        try:
+            model.train(**train_kwargs)
+        except GANTrainingError as err:
+            raise ScaugInputError(str(err)) from None
     return model
 
 
