@@ -30,8 +30,8 @@ from scipy import sparse
 from sklearn.model_selection import train_test_split
 
 import scaug
-from scaug.models.cscgan import select_genes
-from scaug.models.cscgan._counts import mean_profiles, sample_from_profiles
+from scaug.models._counts import mean_profiles, sample_from_profiles
+from scaug.models._genes import select_genes
 
 
 def main() -> None:

@@ -48,3 +48,14 @@ def paul15(_paul15) -> ad.AnnData:
 def sim() -> ad.AnnData:
     """Small simulated counts: 600 cells x 100 genes, 4 labels (smallest 19 cells)."""
     return scaug.datasets.simulate(600, 100, 4, imbalance=0.05, random_state=0)
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread: tiny networks are slower on two threads that share two busy cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

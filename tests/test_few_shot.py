@@ -6,7 +6,7 @@ import scvi
 import torch
 
 import scaug
-from scaug.models.cscgan._few_shot import borrow_library_sizes, fit_label_shift
+from scaug.models._gan._few_shot import borrow_library_sizes, fit_label_shift
 
 QUIET = {"enable_progress_bar": False}
 
@@ -106,7 +106,7 @@ def test_garage_learns_a_two_cell_label_too(split):
 
 
 def test_the_fit_moves_only_the_labels_shift():
-    module = scaug.models.cscgan.GANModule(30, 3, n_hidden_generator=(16, 8), n_hidden_critic=(8,))
+    module = scaug.models._gan.GANModule(30, 3, n_hidden_generator=(16, 8), n_hidden_critic=(8,))
     before = {k: v.clone() for k, v in module.state_dict().items()}
     cells = torch.poisson(torch.full((2, 30), 5.0))
     fit_label_shift(

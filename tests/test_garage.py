@@ -25,13 +25,7 @@ from scaug.models.garage._seeds import attention_scores, received_attention, see
 FAST = {"max_epochs": 15, "patience": 5, "n_pcs": 10, "n_hidden": 8, "n_heads": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny graphs: two threads that fight with other processes for two cores are ~20x slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _planted_graph() -> tuple[torch.Tensor, int, int]:
@@ -352,6 +346,7 @@ def test_garage_can_seed_rare_labels_only(sim):
 
 def test_garage_save_load_keeps_both_stages(garage, sim, tmp_path, monkeypatch):
     garage.save(tmp_path / "m", overwrite=True)
+    torch.load(tmp_path / "m" / "model.pt", weights_only=True)  # tensors and plain values only
     monkeypatch.setattr(GARAGE, "select_seeds", lambda *a, **k: pytest.fail("stage 1 re-ran on load"))
     with_data = GARAGE.load(tmp_path / "m", adata=sim)
     pd.testing.assert_frame_equal(with_data.seeds_, garage.seeds_)

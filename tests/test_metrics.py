@@ -572,7 +572,7 @@ class _Replay:
 
 def test_headline_names_the_worst_finding_never_all_good_beside_a_failure(controls):
     """The dashboard title and CLI summary state the worst warning; "every check passed" only without one."""
-    from scaug.cli import _fidelity_summary
+    from scaug._summaries import fidelity_summary
     from scaug.pl._dashboard import summary_text
 
     train, reference, spoilt = controls
@@ -585,7 +585,7 @@ def test_headline_names_the_worst_finding_never_all_good_beside_a_failure(contro
         warned = len(entry["warnings"]) > 0
         assert warned == (control != "real"), entry["warnings"]
         assert ("every check passed" in title) == (not warned)
-        assert title.split(": ", 1)[1] in _fidelity_summary(entry)  # the CLI prints the same verdict
+        assert title.split(": ", 1)[1] in fidelity_summary(entry)  # the CLI prints the same verdict
         if control == "copied":
             assert "look memorised" in title
         if control == "dense":

@@ -15,17 +15,12 @@ from sklearn.pipeline import make_pipeline
 import scaug
 from scaug import ScaugInputError
 from scaug.models._files import decode, encode
-from scaug.models.cscgan._labeller import fit_labeller, predict_labels
+from scaug.models.scgan._labeller import fit_labeller, predict_labels
 
 QUIET = {"enable_progress_bar": False}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _round_trip(obj, tmp_path):
@@ -98,10 +93,10 @@ def test_labeller_as_arrays_predicts_as_the_fitted_pipeline(n_labels):
     np.testing.assert_array_equal(predict_labels(labeller, fresh), pipeline.predict(fresh))
 
 
-@pytest.mark.parametrize("method", ["cscgan", "scgan", "garage", "scvi_ppc"])
-def test_saved_models_load_with_weights_only_and_sample_the_same(method, tmp_path):
+def test_scgan_with_its_labeller_loads_with_weights_only_and_samples_the_same(tmp_path):
+    # The other models' round trips are in their own test files (with the same weights_only check).
     adata = scaug.datasets.simulate(200, 30, 3, random_state=0)
-    model = scaug.tl.train_generator(adata, method, labels_key="cell_type", max_epochs=1, train_kwargs=QUIET)
+    model = scaug.tl.train_generator(adata, "scgan", labels_key="cell_type", max_epochs=1, train_kwargs=QUIET)
     model.save(tmp_path / "m", overwrite=True)
     saved = torch.load(tmp_path / "m" / "model.pt", weights_only=True)
     assert saved["format"] == "scaug-safe-1"

@@ -7,11 +7,9 @@ import logging
 logger = logging.getLogger("scaug")
 
 DEMO_METHOD = "cscgan"
-# 1,000 generator steps: about a minute on 2 idle CPU cores (700 cells x 765 genes). The log-normalised
-# .raw is modelled as its recovered counts (scaug._spaces.recover_counts): every generated label has
-# the real zero share per cell within 0.02 (0.64-0.71), REM KS 0.20, AUC 0.46 +- 0.11, memorisation
-# ratio 0.97; modelled as continuous values the cells were twice as dense (0.34-0.38) and smoothed
-# (REM KS 1.00).
+# 1,000 generator steps keep the demo short (700 cells x 765 genes). The log-normalised .raw is
+# modelled as its recovered counts (scaug._spaces.recover_counts): modelled as continuous values the
+# cells came out twice as dense as the real ones, and smoothed (numbers in the README).
 DEMO_TRAIN_KWARGS = {"cscgan": {"max_steps": 1000}, "scgan": {"max_steps": 1000}}
 DEMO_LABELS = "bulk_labels"
 
@@ -51,7 +49,7 @@ def run_demo(
     matplotlib.use("Agg")  # the demo writes files; it needs no display
 
     from . import pl
-    from .cli import _fidelity_summary, _summary
+    from ._summaries import fidelity_summary, label_table
     from .tl import augment, fidelity
 
     method = method or DEMO_METHOD
@@ -73,10 +71,10 @@ def run_demo(
         f"pbmc68k_reduced: {adata.n_obs} cells x {adata.n_vars} genes (log-normalised), labels {DEMO_LABELS!r}",
         f"method {method!r}, n_cells='balance' (every label up to the median label size)",
         "",
-        _summary(aug, DEMO_LABELS, "scaug"),
+        label_table(aug, DEMO_LABELS, "scaug"),
         "",
         "fidelity (scaug.tl.fidelity):",
-        _fidelity_summary(aug.uns["scaug_fidelity"]),
+        fidelity_summary(aug.uns["scaug_fidelity"]),
         "",
         f"wrote {output}, {report} and {Path(report).with_suffix('.csv')}",
     ]

@@ -168,7 +168,7 @@ register_method(
 )
 register_method(
     "scgan",
-    _lazy(".models.cscgan._methods", "train_scgan"),
+    _lazy(".models.scgan._methods", "train_scgan"),
     kind="deep",
     description="unconditional Wasserstein GAN; cells labelled by a classifier trained on real cells",
     min_cells=5,

@@ -24,6 +24,9 @@ from scipy import sparse
 
 from ._validation import ScaugInputError, check_values
 
+#: Total of every cell after normalisation (log1p of counts per 10,000, as in scanpy's tutorials).
+TARGET_SUM = 1e4
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
@@ -84,6 +87,20 @@ class Space:
             matrix = sparse.csr_matrix(matrix.multiply(scale[:, None]))
         matrix.data = np.log1p(matrix.data)
         return matrix if sparse.issparse(counts) else matrix.toarray()
+
+
+def log_normalise(matrix, *, counts: bool):
+    """``log1p(normalize_total(matrix, 1e4))`` for counts; the matrix itself (float) otherwise."""
+    if not counts:
+        return matrix.astype(np.float32) if sparse.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
+    totals = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+    scale = np.divide(TARGET_SUM, totals, out=np.zeros_like(totals), where=totals > 0)
+    if sparse.issparse(matrix):
+        out = sparse.csr_matrix(matrix, dtype=np.float32, copy=True)
+        out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)
+        out.data = np.log1p(out.data)
+        return out
+    return np.log1p(np.asarray(matrix, dtype=np.float32) * scale[:, None].astype(np.float32))
 
 
 def recover_counts(matrix) -> tuple[sparse.csr_matrix, np.ndarray] | None:

@@ -11,19 +11,21 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from ._summaries import fidelity_summary, label_table
+
 
 def _n_cells(value: str):
     """``balance``, an int, or ``label=n,label=n`` (or a JSON object)."""
     if value == "balance":
         return value
-    if value.lstrip("-").isdigit():
+    if isinstance(_int_or_text(value), int):
         return int(value)
     if value.startswith("{"):
         return json.loads(value)
     out = {}
     for part in value.split(","):
         label, sep, n = part.rpartition("=")
-        if not sep or not n.strip().lstrip("-").isdigit():
+        if not sep or not isinstance(_int_or_text(n), int):
             raise argparse.ArgumentTypeError(
                 f"n_cells must be 'balance', an int or 'label=n,...', got {value!r}"
             )
@@ -61,7 +63,12 @@ def _add_common(p: argparse.ArgumentParser, *, output: bool = True, input_requir
 
 
 def _target(value: str | None):
-    return int(value) if value is not None and value.isdigit() else value
+    """An int, or a name (``median``, ``mean``, ``max``) that scaug checks."""
+    return None if value is None else _int_or_text(value)
+
+
+def _int_or_text(value: str):
+    return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
 def _read(path: str):
@@ -127,7 +134,7 @@ def _augment_run(args) -> int:
         train_kwargs=args.train_kwargs,
     )
     out.write_h5ad(args.output)
-    print(_summary(out, args.labels_key, args.key_added))
+    print(label_table(out, args.labels_key, args.key_added))
     print(f"wrote {args.output} ({out.n_obs} cells)")
     return 0
 
@@ -135,7 +142,7 @@ def _augment_run(args) -> int:
 def _generate_args(p):
     _add_common(p, input_required=False)
     _model_arg(p)
-    p.add_argument("--key", default="scaug", help="provenance key (default 'scaug')")
+    p.add_argument("--key-added", default="scaug", help="provenance key (default 'scaug')")
 
 
 def _generate_run(args) -> int:
@@ -152,7 +159,7 @@ def _generate_run(args) -> int:
         layer=args.layer,
         target=_target(args.target),
         random_state=args.random_state,
-        key=args.key,
+        key_added=args.key_added,
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
     )
@@ -251,24 +258,9 @@ def _fidelity_run(args) -> int:
     pl.fidelity(adata, run=args.run, show=False, save=str(Path(args.report).resolve()))
     if args.output:
         adata.write_h5ad(args.output)
-    print(_fidelity_summary(adata.uns["scaug_fidelity"]))
+    print(fidelity_summary(adata.uns["scaug_fidelity"]))
     print(f"wrote {args.report} and {csv}" + (f" and {args.output}" if args.output else ""))
     return 0
-
-
-def _fidelity_summary(entry: dict) -> str:
-    """Headline numbers, warnings and notes of every evaluated run."""
-    from .pl._dashboard import run_verdict, summary_lines
-
-    lines = []
-    for run in json.loads(entry["params"])["runs"]:
-        numbers, warnings, notes = summary_lines(entry, run)
-        lines += [
-            f"run {run}: {run_verdict(entry, run)}",
-            *(f"  {n}" for n in numbers),
-            *(f"  {w}" for w in warnings),
-        ]
-    return "\n".join([*lines, *(f"note: {n}" for n in notes)])
 
 
 def _demo_args(p):
@@ -372,27 +364,6 @@ def _bench_run(args) -> int:
         written.append(args.figure)
     print(f"wrote {' and '.join(written)}")
     return 0
-
-
-def _summary(adata, labels_key: str, key: str) -> str:
-    """Per-label table: real cells, synthetic cells, total."""
-    import pandas as pd
-
-    flag = adata.obs[f"{key}_synthetic"].to_numpy(dtype=bool)
-    labels = adata.obs[labels_key].astype(str)
-    table = (
-        pd.DataFrame(
-            {
-                "real": labels[~flag].value_counts(),
-                "synthetic": labels[flag].value_counts(),
-            }
-        )
-        .fillna(0)
-        .astype(int)
-    )
-    table = table[table.index != "nan"]
-    table["total"] = table["real"] + table["synthetic"]
-    return table.sort_values("real", ascending=False).to_string()
 
 
 # name -> (add arguments, run, help)

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from .. import _provenance
 from .._registry import get_method
 from .._validation import ScaugInputError, check_adata, check_labels
+from ..metrics._utils import ALL
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -69,7 +70,6 @@ HYBRID_DEFAULTS = {
     "tau": 1.0,
 }
 EFFECTIVE_NUMBER_BETA = 0.9999
-ALL = "all"
 OK = "ok"
 COLUMNS = ["method", "fold", "metric", "label", "predicted", "value", "status"]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import sparse
 
-from .._spaces import _dense, get_matrix
+from .._spaces import _dense, get_matrix, log_normalise
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -85,14 +85,11 @@ def bad_controls(
     dense = X.copy()
     dense[(dense == 0) & (rng.random(dense.shape) < 1 / 3)] = 1
 
-    def log_norm(m):
-        return np.log1p(m / np.maximum(m.sum(1, keepdims=True), 1) * 1e4)
-
     smoothed, copied = np.empty_like(X), np.empty_like(X)
     for lab in np.unique(labels):
         pool, rows = np.flatnonzero(train_labels == lab), np.flatnonzero(labels == lab)
-        nn = NearestNeighbors(n_neighbors=min(15, len(pool))).fit(log_norm(T[pool]))
-        profile = T[pool][nn.kneighbors(log_norm(X[rows]), return_distance=False)].sum(1)
+        nn = NearestNeighbors(n_neighbors=min(15, len(pool))).fit(log_normalise(T[pool], counts=True))
+        profile = T[pool][nn.kneighbors(log_normalise(X[rows], counts=True), return_distance=False)].sum(1)
         scale = X[rows].sum(1, keepdims=True) / np.maximum(profile.sum(1, keepdims=True), 1)
         smoothed[rows] = np.round(profile * scale)
         copied[rows] = T[rng.choice(pool, len(rows))]

@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._spaces import get_matrix, resolve_layer
+from .._spaces import get_matrix, log_normalise, resolve_layer
 from .._validation import ScaugInputError, check_adata, check_values
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
-TARGET_SUM = 1e4
 MAX_SCALED = 10.0
 _CHUNK = 10_000
 
@@ -99,20 +98,6 @@ class EvaluationEmbedding:
         # rows of components are orthonormal, so |x - x P'P|^2 = |x|^2 - |x P'|^2
         residual = np.einsum("ij,ij->i", centred, centred) - np.einsum("ij,ij->i", explained, explained)
         return np.maximum(residual, 0.0) / centred.shape[1]
-
-
-def log_normalise(matrix, *, counts: bool):
-    """``log1p(normalize_total(matrix, 1e4))`` for counts; the matrix itself (float) otherwise."""
-    if not counts:
-        return matrix.astype(np.float32) if sparse.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
-    totals = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
-    scale = np.divide(TARGET_SUM, totals, out=np.zeros_like(totals), where=totals > 0)
-    if sparse.issparse(matrix):
-        out = sparse.csr_matrix(matrix, dtype=np.float32, copy=True)
-        out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)
-        out.data = np.log1p(out.data)
-        return out
-    return np.log1p(np.asarray(matrix, dtype=np.float32) * scale[:, None].astype(np.float32))
 
 
 def fit_embedding(

@@ -1,9 +1,22 @@
 """Deep generative models (scvi-tools anatomy: module, training plan, model)."""
 
+from ._counts import sample_counts
+from ._gan import GANModelBase, GANModule, WGANGPTrainingPlan
 from ._load import load_model
-from .cscgan import CSCGAN, SCGAN
+from .cscgan import CSCGAN
+from .scgan import SCGAN
 
-__all__ = ["CSCGAN", "GARAGE", "SCGAN", "SCVIPPC", "load_model"]
+__all__ = [
+    "CSCGAN",
+    "GARAGE",
+    "SCGAN",
+    "SCVIPPC",
+    "GANModelBase",
+    "GANModule",
+    "WGANGPTrainingPlan",
+    "load_model",
+    "sample_counts",
+]
 
 
 def __getattr__(name: str):

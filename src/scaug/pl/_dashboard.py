@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ScaugInputError
+from ..metrics._utils import ALL
 from ..metrics._warnings import verdict
 from ._correlation import fidelity_correlation
 from ._qc import fidelity_library_size, fidelity_sparsity
 from ._rem import fidelity_rem
 from ._scores import fidelity_scores
 from ._umap import fidelity_umap
-from ._utils import ALL, pick_run, results, run_table, savefig_or_show
+from ._utils import pick_run, results, run_table, savefig_or_show
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._utils import ALL, generated_labels, new_axes, pick_run, results, run_table, savefig_or_show
+from ..metrics._utils import ALL
+from ._utils import generated_labels, new_axes, pick_run, results, run_table, savefig_or_show
 
 if TYPE_CHECKING:
     from anndata import AnnData

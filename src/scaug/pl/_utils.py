@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 REAL_COLOUR = "#9e9e9e"
 SYNTHETIC_COLOUR = "#e4572e"
-ALL = "all"
 
 
 def results(adata: AnnData, key: str) -> dict:

@@ -33,7 +33,7 @@ def generate(
     layer: str | None = None,
     target: int | str | None = None,
     random_state: int = 0,
-    key: str = "scaug",
+    key_added: str = "scaug",
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
 ) -> AnnData:
@@ -56,8 +56,8 @@ def generate(
         Target size per label for ``n_cells="balance"`` (default: median label size).
     random_state
         Seed for training and sampling.
-    key
-        Provenance key of the obs columns and of ``uns[key]``.
+    key_added
+        Provenance key of the obs columns and of ``uns[key_added]`` (as in :func:`scaug.tl.augment`).
     model_kwargs, train_kwargs
         Passed to the method when training.
 
@@ -65,7 +65,7 @@ def generate(
     -------
     AnnData of synthetic cells: the generated matrix in the modelled slot (and in every other slot of
     the input that is a recognised transform of it), labels in ``obs[labels_key]``, provenance in
-    ``obs[f"{key}_*"]`` and ``uns[key]["runs"]``.
+    ``obs[f"{key_added}_*"]`` and ``uns[key_added]["runs"]``.
 
     Examples
     --------
@@ -80,7 +80,7 @@ def generate(
         spec = get_method(method)
         # Before training: a label too small for the method must not cost a training run first.
         n_per_label = resolve_targets(
-            real_label_counts(model_or_adata, labels_key, key),  # type: ignore[arg-type]
+            real_label_counts(model_or_adata, labels_key, key_added),  # type: ignore[arg-type]
             n_cells,
             target=target,
             min_cells=spec.min_cells,
@@ -92,7 +92,7 @@ def generate(
             spec,
             labels_key=labels_key,  # type: ignore[arg-type]
             layer=layer,
-            key=key,
+            key=key_added,
             random_state=random_state,
             model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
@@ -113,7 +113,7 @@ def generate(
         # Without the training data the density is unknown: a row pointer and an obs row per cell
         # is a lower bound, which refuses only requests that cannot fit.
         check_memory(n_new * 80.0, what=f"an output of {n_new:,} cells", estimate="at least")
-    run_id = _provenance.new_run_id(None, key, spec.name)
+    run_id = _provenance.new_run_id(None, key_added, spec.name)
     syn = sample_adata(
         gen,
         spec,
@@ -122,7 +122,7 @@ def generate(
         space=space,
         transforms=transforms,
         labels_key=labels_key,  # type: ignore[arg-type]
-        key=key,
+        key=key_added,
         run_id=run_id,
         random_state=random_state,
         seconds_train=seconds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..cscgan._methods import fit
+from .._gan import fit
 from ._model import GARAGE
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ def train_garage(
 ):
     """Train a :class:`~scaug.models.GARAGE` (registry signature; see :func:`scaug.register_method`).
 
-    Presets, option checks and seeding are cscGAN's (:func:`scaug.models.cscgan._methods.fit`).
+    Presets, option checks and seeding are the GANs' (:func:`scaug.models._gan.fit`).
 
     Examples
     --------

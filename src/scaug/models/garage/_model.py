@@ -13,8 +13,7 @@ from anndata import AnnData
 from scvi import REGISTRY_KEYS, settings
 
 from ..._validation import ScaugInputError
-from ..cscgan import GANModelBase
-from ..cscgan._sampling import RarePrioritySplitter, rare_priority_weights
+from .._gan import GANModelBase, RarePrioritySplitter, rare_priority_weights
 from ._module import GarageModule
 from ._seeds import SeedSelector
 
@@ -48,8 +47,7 @@ class GARAGE(GANModelBase):
     seeded_fraction
         Fraction of generator inputs that carry a seed embedding next to the noise (``0``: no
         seeds; the rest carry noise only). Seeding every input (the default) gave the most
-        realistic cells in GARAGE's benchmark (paul15 classifier AUC 0.616 over six seeds; 0.639
-        over two at 0.5).
+        realistic cells in GARAGE's benchmark (``benchmarks/bench_garage.py``; results in the README).
     seeded_labels
         ``"all"``: inputs of every label carry seeds; ``"rare"``: only those of rare labels
         (:attr:`rare_labels_`), the others are generated from noise as by cscGAN.
@@ -204,7 +202,3 @@ class GARAGE(GANModelBase):
         self.seed_history_ = selector.history_
         logger.info("GARAGE stage 1: %d seeds; rare labels %s", len(self.seeds_), self.rare_labels_ or "none")
         return self.seeds_
-
-    def _cell_labels(self) -> np.ndarray:
-        codes = np.asarray(self.adata_manager.get_from_registry(REGISTRY_KEYS.LABELS_KEY)).ravel().astype(int)
-        return np.asarray(self.labels, dtype=object)[codes]

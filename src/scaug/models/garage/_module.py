@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from scvi.module.base import auto_move_data
 
-from ..cscgan import GANModule
+from .._gan import GANModule
 from ._gat import GATClassifier
 
 
@@ -16,7 +16,7 @@ class GarageModule(GANModule):
     ``seeded_fraction`` (if ``y`` is one of the seeded labels, see :meth:`set_seeds`) and
     ``[noise, 0, 0]`` otherwise, where ``s`` is the (jittered) stage-1 embedding of a seed cell of
     label ``y`` drawn uniformly from that label's seeds. Critic, training
-    plan, LSN output and conditional batch norm are cscGAN's (:class:`~scaug.models.cscgan.GANModule`).
+    plan, LSN output and conditional batch norm are cscGAN's (:class:`~scaug.models._gan.GANModule`).
 
     The critic is told whether a cell was seeded: it scores a cell of label ``y`` as class
     ``y + n_labels x seeded``, and every real cell of a minibatch is assigned a seeded flag at the
@@ -42,7 +42,7 @@ class GarageModule(GANModule):
     n_gat_input, n_gat_hidden, n_gat_heads, gat_dropout
         Shape of the stage-1 :class:`~scaug.models.garage._gat.GATClassifier`.
     **kwargs
-        See :class:`~scaug.models.cscgan.GANModule`.
+        See :class:`~scaug.models._gan.GANModule`.
 
     Examples
     --------

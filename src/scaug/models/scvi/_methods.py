@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING
 
+from ..._seeding import seeded
 from ..._validation import ScaugInputError
 from ._model import COUNTS_ONLY, SCVIPPC
 
@@ -32,7 +33,7 @@ def train_scvi_ppc(
     ``model_kwargs`` go to :class:`~scaug.models.SCVIPPC` (scVI's ``n_latent``, ``n_layers``,
     ``gene_likelihood``, ..., and ``n_top_genes``/``min_cells``), ``train_kwargs`` to its
     :meth:`~scaug.models.SCVIPPC.train` (scVI's ``train`` and the Lightning trainer). Training is
-    seeded with ``scvi.settings.seed = random_state``.
+    seeded with ``random_state`` for this run only (:func:`scaug._seeding.seeded`).
 
     Examples
     --------
@@ -44,17 +45,15 @@ def train_scvi_ppc(
     >>> model.method
     'scvi_ppc'
     """
-    import scvi
-
     # Before anything is trained: scVI's likelihood is for counts only.
     if adata.uns.get("scaug_space") == "continuous":
         raise ScaugInputError(COUNTS_ONLY)
     _check_model_kwargs(model_kwargs)
     _check_train_kwargs(train_kwargs)
-    scvi.settings.seed = random_state
-    SCVIPPC.setup_anndata(adata, labels_key=labels_key)
-    model = SCVIPPC(adata, **model_kwargs)
-    model.train(**train_kwargs)
+    with seeded(random_state):
+        SCVIPPC.setup_anndata(adata, labels_key=labels_key)
+        model = SCVIPPC(adata, **model_kwargs)
+        model.train(**train_kwargs)
     return model
 
 

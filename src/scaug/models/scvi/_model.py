@@ -18,9 +18,10 @@ from scvi.model import SCVI
 from tqdm.auto import tqdm
 
 from ..._validation import ScaugInputError, check_values
+from .._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
 from .._files import SafeFileMixin
-from ..cscgan._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
-from ..cscgan._genes import select_genes
+from .._generator import GeneratorMixin
+from .._genes import select_genes
 
 logger = logging.getLogger("scaug")
 # Negative binomial draws over ~13,000 genes run at a few hundred cells per second on one CPU
@@ -34,7 +35,7 @@ COUNTS_ONLY = (
 )
 
 
-class SCVIPPC(SafeFileMixin, SCVI):
+class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
     r"""Posterior predictive samples of scVI (Lopez et al. 2018) from a label's own real cells.
 
     An :class:`scvi.model.SCVI` (negative binomial likelihood by default) is trained on the counts
@@ -376,55 +377,9 @@ class SCVIPPC(SafeFileMixin, SCVI):
     # -- scaug Generator protocol ----------------------------------------------------------------
 
     @property
-    def method(self) -> str:
-        """Registered scaug method name."""
-        return self._method
-
-    @property
-    def var_names(self) -> pd.Index:
-        """All genes of the training data; samples have exactly these columns."""
-        return pd.Index(self.var_names_)
-
-    @property
-    def modelled_genes(self) -> pd.Index:
-        """Genes scVI models (the others are zero in samples)."""
-        return pd.Index(self.init_params_["non_kwargs"]["modelled_genes"])
-
-    @property
-    def labels(self) -> list[str]:
-        """Labels the model knows, in the order of their codes."""
-        mapping = self.registry_["field_registries"][REGISTRY_KEYS.LABELS_KEY]["state_registry"]
-        return [str(lab) for lab in mapping["categorical_mapping"]]
-
-    @property
-    def label_counts(self) -> pd.Series:
-        """Training cells per label."""
-        return self.label_counts_
-
-    @property
     def counts(self) -> bool:
         """Samples are integer counts."""
         return True
-
-    @property
-    def params(self) -> dict:
-        """Model and training parameters (JSON-serialisable), for provenance."""
-        init = self.init_params_
-        params = {
-            k: list(v) if isinstance(v, tuple | list) else v
-            for k, v in {**init["non_kwargs"], **init["kwargs"].get("kwargs", {})}.items()
-            if k != "modelled_genes"
-        }
-        params["n_modelled_genes"] = len(self.modelled_genes)
-        return {**params, **self.train_params_}
-
-    @property
-    def history(self) -> pd.DataFrame | None:
-        """Training metrics, one row per epoch (``None`` before training)."""
-        if not self.history_:
-            return None
-        frames = [df for df in self.history_.values() if len(df)]
-        return pd.concat(frames, axis=1) if frames else None
 
     def sample(
         self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 1024
@@ -462,9 +417,7 @@ class SCVIPPC(SafeFileMixin, SCVI):
         """
         if self.adata is None:
             raise ScaugInputError("this model has no training cells to sample from; load it with adata=")
-        unknown = [lab for lab in n_per_label if lab not in self.labels]
-        if unknown:
-            raise ScaugInputError(f"unknown labels {unknown}; the model knows {self.labels}")
+        self._check_known(n_per_label)
         rng = np.random.default_rng(random_state)
         sources = np.concatenate(
             [np.zeros(0, dtype=np.int64)]

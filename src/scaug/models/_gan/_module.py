@@ -10,7 +10,7 @@ import torch
 from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 
-from ._counts import draw_counts
+from .._counts import draw_counts
 from ._networks import GeneratorNetwork, ProjectionCritic
 
 
@@ -55,7 +55,7 @@ class GANModule(BaseModuleClass):
     log_critic_input
         Let the critic score ``log1p`` of profiles (see :class:`ProjectionCritic`).
     output_activation
-        Output layer of the generator (see :class:`~scaug.models.cscgan.LSN`).
+        Output layer of the generator (see :class:`~scaug.models._gan.LSN`).
     condition_on_library
         Condition generator and critic on the library size (counts only; set the statistics of
         real library sizes with :meth:`set_library_sizes`).

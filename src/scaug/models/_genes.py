@@ -1,4 +1,4 @@
-"""Which genes a GAN models: detected in enough cells, optionally only the most variable."""
+"""Which genes a generator models: detected in enough cells, optionally only the most variable."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import lightning.pytorch as pl
 import torch
 from scvi.module.base import LossOutput
+from scvi.train import TrainingPlan
 
 from ._module import GANModule
 
@@ -15,8 +15,13 @@ class GANTrainingError(RuntimeError):
     """Adversarial training diverged (a loss became NaN or infinite)."""
 
 
-class WGANGPTrainingPlan(pl.LightningModule):
+class WGANGPTrainingPlan(TrainingPlan):
     """Train a :class:`GANModule` with the Wasserstein loss and a gradient penalty (Gulrajani et al.).
+
+    A :class:`scvi.train.TrainingPlan` with manual optimisation of two optimizers, as scvi-tools'
+    :class:`~scvi.train.AdversarialTrainingPlan`: the training and validation steps and the
+    optimizers are the GAN's; scvi-tools' trainer sets the training-set sizes and DDP logging
+    (``use_sync_dist``) as for its own models.
 
     Every minibatch of real cells makes one critic step; every ``n_critic``-th minibatch is
     followed by one generator step on a fake batch with the same labels (and library sizes).
@@ -75,9 +80,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
         count_noise: Literal["poisson", "round"] | None = None,
         checkpoint_every: int = 100,
     ):
-        super().__init__()
-        self.module = module
-        self.lr = lr
+        super().__init__(module, lr=lr)
         self.betas = tuple(betas)
         self.amsgrad = amsgrad
         self.n_critic = int(n_critic)
@@ -165,6 +168,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
             on_epoch=True,
             on_step=False,
             batch_size=out.n_obs_minibatch,
+            sync_dist=self.use_sync_dist,
         )
 
     def on_train_start(self) -> None:
@@ -174,7 +178,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """Log the generator steps done so far (the x axis that matters for a GAN)."""
-        self.log("generator_steps", float(self.generator_steps), prog_bar=True)
+        self.log("generator_steps", float(self.generator_steps), prog_bar=True, sync_dist=self.use_sync_dist)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Critic loss and Wasserstein estimate on held-out real cells (no optimizer step)."""
@@ -191,6 +195,7 @@ class WGANGPTrainingPlan(pl.LightningModule):
             on_step=False,
             prog_bar=split == "train",
             batch_size=out.n_obs_minibatch,
+            sync_dist=self.use_sync_dist,
         )
 
     def _keep_weights(self) -> None:

@@ -6,10 +6,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 
-
-def _log_normalize(x: np.ndarray) -> np.ndarray:
-    totals = x.sum(axis=1, keepdims=True)
-    return np.log1p(np.divide(x * 1e4, totals, out=np.zeros_like(x, dtype=np.float64), where=totals > 0))
+from ..._spaces import log_normalise
 
 
 def fit_labeller(
@@ -32,7 +29,7 @@ def fit_labeller(
     """
     x = np.asarray(profiles, dtype=np.float64)
     if log_normalize:
-        x = _log_normalize(x)
+        x = log_normalise(x, counts=True).astype(np.float64)
     n_components = max(1, int(min(50, x.shape[0] - 1, x.shape[1])))
     pca = PCA(n_components=n_components, random_state=random_state).fit(x)
     classifier = LogisticRegression(max_iter=500, class_weight="balanced")
@@ -51,7 +48,7 @@ def predict_labels(labeller: dict, profiles: np.ndarray) -> np.ndarray:
     """The label :func:`fit_labeller`'s classifier gives each row of ``profiles``."""
     x = np.asarray(profiles, dtype=np.float64)
     if labeller["log_normalize"]:
-        x = _log_normalize(x)
+        x = log_normalise(x, counts=True).astype(np.float64)
     scores = (x - labeller["mean"]) @ labeller["components"].T @ labeller["coef"].T + labeller["intercept"]
     # Two classes: scikit-learn keeps one score, positive for the second class.
     best = (scores[:, 0] > 0).astype(int) if scores.shape[1] == 1 else scores.argmax(axis=1)
