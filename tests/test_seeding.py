@@ -25,6 +25,13 @@ def _draws() -> tuple[float, float, float]:
     return random.random(), float(np.random.random()), float(torch.rand(1))  # noqa: NPY002
 
 
+def _train(adata, method: str):
+    quiet = {"enable_progress_bar": False}
+    return scaug.tl.train_generator(
+        adata, method, labels_key="cell_type", max_epochs=1, random_state=11, train_kwargs=quiet
+    )
+
+
 @pytest.mark.parametrize("method", ["cscgan", "scvi_ppc"])
 def test_training_leaves_global_random_state_and_scvi_seed_alone(method):
     adata = scaug.datasets.simulate(200, 30, 3, random_state=0)
@@ -33,24 +40,10 @@ def test_training_leaves_global_random_state_and_scvi_seed_alone(method):
     _reset()
     expected = _draws()
     _reset()
-    model = scaug.tl.train_generator(
-        adata,
-        method,
-        labels_key="cell_type",
-        max_epochs=1,
-        random_state=11,
-        train_kwargs={"enable_progress_bar": False},
-    )
+    model = _train(adata, method)
     assert _draws() == expected
     assert scvi.settings.seed == 5
     assert os.environ.get("PL_GLOBAL_SEED") == environment
-    again = scaug.tl.train_generator(
-        adata,
-        method,
-        labels_key="cell_type",
-        max_epochs=1,
-        random_state=11,
-        train_kwargs={"enable_progress_bar": False},
-    )
+    again = _train(adata, method)
     request = {"type_0": 5, "type_2": 5}
     assert (model.sample(request, random_state=0)[0] != again.sample(request, random_state=0)[0]).nnz == 0
