@@ -12,17 +12,19 @@ from .._validation import ScaugInputError
 from ..metrics._utils import ALL
 from ..metrics._warnings import verdict
 from ._correlation import fidelity_correlation
+from ._docs import doc_params, doc_results, doc_show_save
 from ._qc import fidelity_library_size, fidelity_sparsity
 from ._rem import fidelity_rem
 from ._scores import fidelity_scores
 from ._umap import fidelity_umap
-from ._utils import pick_run, results, run_table, savefig_or_show
+from ._utils import run_table, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.figure import Figure
 
 
+@doc_params(doc_results=doc_results, doc_show_save=doc_show_save)
 def fidelity(
     adata: AnnData,
     *,
@@ -41,14 +43,8 @@ def fidelity(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to show (default: the first evaluated run).
-    show, save
-        As in scanpy: show the figure; save it (``True``, a file-name suffix, or a path).
+    {doc_results}
+    {doc_show_save}
 
     Returns
     -------
@@ -64,8 +60,7 @@ def fidelity(
     """
     import matplotlib.pyplot as plt
 
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     title, left, right = summary_text(entry, run)
     # the summary gets the height its lines need (about 0.19 inch per line at 9-10 pt)
     top_height = 0.5 + 0.19 * max(len(left.splitlines()), len(right.splitlines()))
