@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._mudata import modality
 from .._validation import ScaugInputError
 from ..metrics._utils import ALL
 from ..metrics._warnings import verdict
@@ -22,16 +23,18 @@ from ._utils import run_table, savefig_or_show, selected_run
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 
 @doc_params(doc_results=doc_results, doc_show_save=doc_show_save)
 def fidelity(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Figure | None:
     """Dashboard of the fidelity of synthetic cells, from :func:`scaug.tl.fidelity` results.
 
@@ -45,6 +48,9 @@ def fidelity(
     ----------
     {doc_results}
     {doc_show_save}
+    mod
+        With a MuData (required then): the modality :func:`scaug.tl.fidelity` evaluated. The panel
+        functions take that modality itself: ``scaug.pl.fidelity_umap(mdata["rna"])``.
 
     Returns
     -------
@@ -60,6 +66,7 @@ def fidelity(
     """
     import matplotlib.pyplot as plt
 
+    adata = modality(adata, mod).data
     entry, run = selected_run(adata, key, run)
     title, left, right = summary_text(entry, run)
     # the summary gets the height its lines need (about 0.19 inch per line at 9-10 pt)
