@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-scaug
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install install-r demo test lint format bench clean
 
 install: $(STAMP)
 
@@ -13,6 +13,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
+
+# R side of the Seurat hand-off (R/read_scaug_h5ad.R, tests/test_seurat.py): Debian's Seurat and hdf5r,
+# only when Rscript cannot load them already; sudo only when not root.
+R_PACKAGES := r-cran-seurat r-cran-hdf5r
+install-r:
+	@if Rscript -e 'suppressMessages({library(Seurat); library(hdf5r)})' >/dev/null 2>&1; then \
+		echo "install-r: Rscript with Seurat and hdf5r already installed"; \
+	else \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(R_PACKAGES); \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/scaug demo

@@ -135,6 +135,17 @@ bad_requests = st.one_of(
 n_requests = st.one_of(valid_requests, valid_requests, valid_requests, bad_requests)
 
 
+def _augment_valid_or_refused(adata: ad.AnnData, method, n_cells) -> None:
+    """``augment`` returns a valid result or refuses with one ``ScaugInputError``; nothing else."""
+    try:
+        out = scaug.tl.augment(adata, method, labels_key="cell_type", n_cells=n_cells, random_state=0)
+    except ScaugInputError as error:
+        event("refused", str(error).split(":")[0][:40])
+    else:
+        event("valid")
+        _check_augmented(out, adata)
+
+
 @pytest.fixture(autouse=True)
 def _quiet():
     with warnings.catch_warnings():
@@ -146,13 +157,7 @@ def _quiet():
 @given(adata=adatas(), method=st.sampled_from(CLASSICAL), n_cells=n_requests)
 def test_augment_is_valid_or_refuses(adata, method, n_cells):
     before = _snapshot(adata)
-    try:
-        out = scaug.tl.augment(adata, method, labels_key="cell_type", n_cells=n_cells, random_state=0)
-    except ScaugInputError as error:
-        event("refused", str(error).split(":")[0][:40])
-    else:
-        event("valid")
-        _check_augmented(out, adata)
+    _augment_valid_or_refused(adata, method, n_cells)
     _assert_unchanged(adata, before)
 
 
@@ -214,11 +219,5 @@ def test_a_trained_generator_is_valid_or_refuses(cscgan, adata, n_cells):
         assert syn.obs["scaug_synthetic"].all()
         x = _dense(syn.X)
         assert np.isfinite(x).all() and (x >= 0).all() and (x == np.round(x)).all()
-    try:
-        out = scaug.tl.augment(adata, cscgan, labels_key="cell_type", n_cells=n_cells, random_state=0)
-    except ScaugInputError as error:
-        event("refused", str(error).split(":")[0][:40])
-    else:
-        event("valid")
-        _check_augmented(out, adata)
+    _augment_valid_or_refused(adata, cscgan, n_cells)
     _assert_unchanged(adata, before)

@@ -18,7 +18,8 @@ from scaug.models.garage import (
     SeedSelector,
     rare_priority_weights,
 )
-from scaug.models.garage._gat import GATClassifier
+from scaug.models.garage._gat import GATClassifier, class_weights, holdout_mask
+from scaug.models.garage._gat_trainingplan import fit_gat
 from scaug.models.garage._graph import cell_embedding, edge_index, knn_graph
 from scaug.models.garage._seeds import attention_scores, received_attention, seed_quota
 
@@ -410,3 +411,45 @@ def test_garage_bad_options_are_one_line_errors(sim):
         scaug.tl.train_generator(
             sim, "garage", labels_key="cell_type", model_kwargs={"seed_kwargs": {"min_seeds": 0}}
         )
+
+
+def test_gat_trains_through_lightning_keeps_the_best_epoch_and_the_callers_seed():
+    sim = scaug.datasets.simulate(300, 60, 3, random_state=0)
+    x = torch.from_numpy(cell_embedding(sim.X, counts=True, n_pcs=10))
+    edges = edge_index(knn_graph(x.numpy(), n_neighbors=10))
+    codes = sim.obs["cell_type"].cat.codes.to_numpy()
+    held = holdout_mask(codes, fraction=0.2, min_cells=5, rng=np.random.default_rng(0))
+    weights = class_weights(np.bincount(codes), np.zeros(3, dtype=bool), rare_weight=1.0)
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+
+    def run():
+        return fit_gat(
+            x,
+            edges,
+            codes,
+            weights,
+            held_out=held,
+            max_epochs=200,
+            patience=5,
+            random_state=7,
+            progress_bar=False,
+            accelerator="cpu",
+        )
+
+    fit = run()
+    assert torch.equal(torch.random.get_rng_state(), state)  # seeded locally, global stream untouched
+    history = fit.history
+    assert len(history) < 200  # early stopping ended it
+    assert len(history) - 1 - fit.best_epoch == 5  # ... patience epochs after the best one
+    assert history["validation_loss"].idxmin() == fit.best_epoch
+    # The returned network holds the best epoch's weights: it reproduces that epoch's held-out loss.
+    with torch.no_grad():
+        logits = fit.network(x, edges)["logits"][torch.from_numpy(held)]
+    loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(codes[held]).long(), weight=weights)
+    assert float(loss) == pytest.approx(history.loc[fit.best_epoch, "validation_loss"], rel=1e-5)
+    again = run()
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(fit.network.state_dict().values(), again.network.state_dict().values(), strict=True)
+    )

@@ -159,7 +159,7 @@ for _name, _desc, _min in [
 _MAROUF = "Marouf et al. 2020, Nat Commun 11:166 (scGAN, cscGAN)"
 register_method(
     "cscgan",
-    _lazy(".models.cscgan._methods", "train_cscgan"),
+    _lazy(".models.cscgan", "train_cscgan"),
     kind="deep",
     description="conditional Wasserstein GAN (projection critic, conditional batch norm); counts out; "
     "labels of 1-19 cells fitted few-shot",
@@ -168,7 +168,7 @@ register_method(
 )
 register_method(
     "scgan",
-    _lazy(".models.scgan._methods", "train_scgan"),
+    _lazy(".models.scgan", "train_scgan"),
     kind="deep",
     description="unconditional Wasserstein GAN; cells labelled by a classifier trained on real cells",
     min_cells=5,
@@ -177,7 +177,7 @@ register_method(
 )
 register_method(
     "garage",
-    _lazy(".models.garage._methods", "train_garage"),
+    _lazy(".models.garage", "train_garage"),
     kind="deep",
     description="graph-attention seed cells (rare-type priority) + cscGAN seeded with them; counts out; "
     "labels of 1-19 cells fitted few-shot",

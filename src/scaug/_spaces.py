@@ -89,12 +89,17 @@ class Space:
         return matrix if sparse.issparse(counts) else matrix.toarray()
 
 
-def log_normalise(matrix, *, counts: bool):
-    """``log1p(normalize_total(matrix, 1e4))`` for counts; the matrix itself (float) otherwise."""
+def log_normalise(matrix, *, counts: bool, target_sum: float | None = TARGET_SUM):
+    """``log1p(normalize_total(matrix, target_sum))`` for counts; the matrix itself (float) otherwise.
+
+    ``target_sum=None`` is scanpy's default: the median total of the cells with counts.
+    """
     if not counts:
         return matrix.astype(np.float32) if sparse.issparse(matrix) else np.asarray(matrix, dtype=np.float32)
     totals = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
-    scale = np.divide(TARGET_SUM, totals, out=np.zeros_like(totals), where=totals > 0)
+    if target_sum is None:
+        target_sum = float(np.median(totals[totals > 0])) if (totals > 0).any() else 1.0
+    scale = np.divide(target_sum, totals, out=np.zeros_like(totals), where=totals > 0)
     if sparse.issparse(matrix):
         out = sparse.csr_matrix(matrix, dtype=np.float32, copy=True)
         out.data *= np.repeat(scale, np.diff(out.indptr)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""The ``scaug`` command line: augmentation over h5ad files.
+"""The ``scaug`` command line: augmentation over h5ad files (and h5mu files, with ``--mod``).
 
 Every subcommand prints one clear line and exits non-zero on bad input.
 """
@@ -44,9 +44,10 @@ def _json_dict(value: str) -> dict:
 
 
 def _add_common(p: argparse.ArgumentParser, *, output: bool = True, input_required: bool = True) -> None:
-    p.add_argument("--input", "-i", required=input_required, help="input .h5ad file")
+    p.add_argument("--input", "-i", required=input_required, help="input .h5ad file (or .h5mu with --mod)")
     if output:
-        p.add_argument("--output", "-o", required=True, help="output .h5ad file")
+        p.add_argument("--output", "-o", required=True, help="output .h5ad file (.h5mu for a .h5mu input)")
+    _mod_arg(p)
     p.add_argument("--labels-key", required=True, help="obs column with the cell-type labels")
     p.add_argument("--method", "-m", default="smote", help="method name (see `scaug methods`)")
     p.add_argument("--layer", default=None, help="layer to model (default: 'counts' if present, else X)")
@@ -71,15 +72,58 @@ def _int_or_text(value: str):
     return int(value) if value.strip().lstrip("-").isdigit() else value
 
 
-def _read(path: str):
-    import anndata as ad
+def _mod_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mod", default=None, help="with a .h5mu file: the modality to use (e.g. rna)")
 
+
+def _read(path: str, mod: str | None = None):
+    """An AnnData from .h5ad, or a MuData from .h5mu (then ``--mod`` is required)."""
     from ._validation import ScaugInputError
 
     try:
+        if str(path).endswith(".h5mu"):
+            import mudata
+
+            data = mudata.read_h5mu(path)
+            if mod is None:
+                raise ScaugInputError(
+                    f"{path} holds a MuData: pass --mod, the modality to use (modalities: "
+                    f"{', '.join(map(repr, data.mod))})"
+                )
+            return data
+        import anndata as ad
+
         return ad.read_h5ad(path)
     except (OSError, FileNotFoundError) as err:
         raise ScaugInputError(f"cannot read {path}: {err}") from None
+
+
+def _check_output(args) -> None:
+    """Refuse, before any work, an output file whose format is not the input's (.h5mu for .h5mu)."""
+    from ._validation import ScaugInputError
+
+    mu_in = args.input is not None and str(args.input).endswith(".h5mu")
+    if mu_in != str(args.output).endswith(".h5mu"):
+        expected = ".h5mu" if mu_in else ".h5ad"
+        raise ScaugInputError(
+            f"--output {args.output}: expected a {expected} file (a MuData goes to .h5mu, an AnnData to .h5ad)"
+        )
+
+
+def _write(data, path: str) -> None:
+    from ._mudata import is_mudata
+
+    if is_mudata(data):
+        data.write_h5mu(path)
+    else:
+        data.write_h5ad(path)
+
+
+def _modality(data, mod: str | None):
+    """The AnnData of ``data`` (the modality ``mod`` of a MuData), for the printed summaries."""
+    from ._mudata import modality
+
+    return modality(data, mod).data
 
 
 def _methods_args(p):
@@ -120,7 +164,8 @@ def _augment_args(p):
 def _augment_run(args) -> int:
     from .tl import augment
 
-    adata = _read(args.input)
+    _check_output(args)
+    adata = _read(args.input, args.mod)
     out = augment(
         adata,
         _load_model(args.model) if args.model else args.method,
@@ -132,10 +177,12 @@ def _augment_run(args) -> int:
         key_added=args.key_added,
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
+        mod=args.mod,
     )
-    out.write_h5ad(args.output)
+    _write(out, args.output)
+    out = _modality(out, args.mod)
     print(label_table(out, args.labels_key, args.key_added))
-    print(f"wrote {args.output} ({out.n_obs} cells)")
+    print(f"wrote {args.output} ({out.n_obs} cells{'' if args.mod is None else ' in ' + args.mod})")
     return 0
 
 
@@ -151,8 +198,9 @@ def _generate_run(args) -> int:
 
     if (args.input is None) == (args.model is None):
         raise ScaugInputError("pass either --input (data to train on) or --model (a saved model)")
+    _check_output(args)
     syn = generate(
-        _load_model(args.model) if args.model else _read(args.input),
+        _load_model(args.model) if args.model else _read(args.input, args.mod),
         args.n_cells,
         method=None if args.model else args.method,
         labels_key=args.labels_key,
@@ -162,9 +210,10 @@ def _generate_run(args) -> int:
         key_added=args.key_added,
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
+        mod=args.mod,
     )
-    syn.write_h5ad(args.output)
-    print(f"wrote {args.output} ({syn.n_obs} synthetic cells)")
+    _write(syn, args.output)
+    print(f"wrote {args.output} ({_modality(syn, args.mod).n_obs} synthetic cells)")
     return 0
 
 
@@ -212,17 +261,22 @@ def _train_run(args) -> int:
 
 
 def _fidelity_args(p):
-    p.add_argument("--input", "-i", required=True, help="augmented .h5ad file (from `scaug augment`)")
+    p.add_argument(
+        "--input", "-i", required=True, help="augmented .h5ad file (from `scaug augment`; .h5mu with --mod)"
+    )
     p.add_argument(
         "--reference",
         default=None,
-        help="held-out real cells (.h5ad) the generator never saw: the honest setting",
+        help="held-out real cells (.h5ad, or .h5mu) the generator never saw: the honest setting",
     )
+    _mod_arg(p)
     p.add_argument("--report", "-r", default="fidelity_report.png", help="dashboard figure (.png/.pdf/.svg)")
     p.add_argument(
         "--table", default=None, help="CSV of the metric table (default: the report name with .csv)"
     )
-    p.add_argument("--output", "-o", default=None, help="also write the input with the results in .uns")
+    p.add_argument(
+        "--output", "-o", default=None, help="also write the input with the results in .uns (same format)"
+    )
     p.add_argument("--key", default="scaug", help="provenance key (default 'scaug')")
     p.add_argument(
         "--run", default=None, help="run to evaluate (default: every run; the report shows the first)"
@@ -242,8 +296,10 @@ def _fidelity_run(args) -> int:
     from . import pl
     from .tl import fidelity
 
-    adata = _read(args.input)
-    reference = _read(args.reference) if args.reference else None
+    if args.output:
+        _check_output(args)
+    adata = _read(args.input, args.mod)
+    reference = _read(args.reference, args.mod) if args.reference else None
     table = fidelity(
         adata,
         key=args.key,
@@ -252,13 +308,14 @@ def _fidelity_run(args) -> int:
         run=args.run,
         labels_key=args.labels_key,
         random_state=args.random_state,
+        mod=args.mod,
     )
     csv = Path(args.table) if args.table else Path(args.report).with_suffix(".csv")
     table.to_csv(csv, index=False)
-    pl.fidelity(adata, run=args.run, show=False, save=str(Path(args.report).resolve()))
+    pl.fidelity(adata, run=args.run, show=False, save=str(Path(args.report).resolve()), mod=args.mod)
     if args.output:
-        adata.write_h5ad(args.output)
-    print(fidelity_summary(adata.uns["scaug_fidelity"]))
+        _write(adata, args.output)
+    print(fidelity_summary(_modality(adata, args.mod).uns["scaug_fidelity"]))
     print(f"wrote {args.report} and {csv}" + (f" and {args.output}" if args.output else ""))
     return 0
 

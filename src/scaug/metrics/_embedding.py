@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._genes import highly_variable_genes
 from .._spaces import get_matrix, log_normalise, resolve_layer
 from .._validation import ScaugInputError, check_adata, check_values
 
@@ -163,60 +164,6 @@ def fit_embedding(
         pca_mean=pca.mean_.astype(np.float32),
         components=pca.components_.astype(np.float32),
     )
-
-
-def highly_variable_genes(expr, var_names: pd.Index, *, n_top_genes: int, min_cells: int = 3) -> pd.Index:
-    """Top genes by normalised dispersion, as scanpy's ``highly_variable_genes(flavor="seurat")``.
-
-    Mean and dispersion are computed on the de-logged values (``expm1`` of the log-normalised
-    expression), dispersions are normalised within 20 bins of mean expression, and only genes
-    detected in at least ``min_cells`` cells compete, as after the usual
-    ``sc.pp.filter_genes(adata, min_cells=3)``: without that filter the top of the ranking is
-    genes seen in one or two cells, whose dispersion is all noise.
-
-    Parameters
-    ----------
-    expr
-        Log-normalised expression (cells x genes), dense or sparse.
-    var_names
-        Gene names of the columns.
-    n_top_genes
-        Number of genes to return (fewer when fewer genes qualify).
-    min_cells
-        Genes non-zero in fewer cells are never chosen.
-
-    Returns
-    -------
-    The chosen genes, in the order of ``var_names``.
-
-    Examples
-    --------
-    >>> import scaug
-    >>> from scaug.metrics import highly_variable_genes, log_normalise
-    >>> adata = scaug.datasets.simulate(300, 100, 3, random_state=0)
-    >>> genes = highly_variable_genes(log_normalise(adata.X, counts=True), adata.var_names, n_top_genes=20)
-    >>> len(genes)
-    20
-    """
-    import anndata as ad
-    import scanpy as sc
-
-    detected = np.flatnonzero(n_cells_expressing(expr) >= min_cells)
-    if len(detected) == 0:
-        raise ScaugInputError(f"no gene is detected in {min_cells} cells; cannot choose variable genes")
-    sub = expr[:, detected]
-    sub = sparse.csr_matrix(sub, dtype=np.float32) if sparse.issparse(sub) else np.asarray(sub, np.float32)
-    table = sc.pp.highly_variable_genes(
-        ad.AnnData(sub), n_top_genes=min(n_top_genes, len(detected)), flavor="seurat", inplace=False
-    )
-    return var_names[detected[table["highly_variable"].to_numpy()]]
-
-
-def n_cells_expressing(expr) -> np.ndarray:
-    """Number of cells in which each gene is non-zero."""
-    if sparse.issparse(expr):
-        return np.asarray((expr != 0).sum(axis=0)).ravel()
-    return np.count_nonzero(np.asarray(expr), axis=0)
 
 
 def mean_var(expr) -> tuple[np.ndarray, np.ndarray]:

@@ -246,13 +246,17 @@ class SafeFileMixin:
         -------
         The trained model.
         """
+        return cls._from_saved(read_model_file(dir_path), dir_path, adata, accelerator, device)
+
+    @classmethod
+    def _from_saved(cls, saved: dict, dir_path: str, adata, accelerator: str, device: int | str):
+        """The model held by ``saved`` (what :func:`read_model_file` read from ``dir_path``)."""
         import anndata
         from scvi.model._utils import parse_device_args
 
         _, _, torch_device = parse_device_args(
             accelerator=accelerator, devices=device, return_device="torch", validate_single_device=True
         )
-        saved = read_model_file(dir_path)
         attr_dict = dict(saved["attr_dict"])
         registry = attr_dict.pop("registry_")
         if registry.get("model_name") != cls.__name__:

@@ -47,4 +47,4 @@ def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = 
     if name not in _MODELS:
         raise ScaugInputError(f"{dir_path} holds a {name!r} model, which is not a scaug model")
     cls = getattr(importlib.import_module(f".{_MODELS[name]}", __package__), name)
-    return cls.load(dir_path, adata=False, accelerator=accelerator, device=device)
+    return cls._from_saved(saved, dir_path, False, accelerator, device)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ScaugInputError
-from ._utils import new_axes, pick_run, results, savefig_or_show
+from ._docs import doc_ax_show_save, doc_key_run, doc_params, doc_returns_axes
+from ._utils import new_axes, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 MAX_GENES = 40
 
 
+@doc_params(doc_key_run=doc_key_run, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_correlation(
     adata: AnnData,
     *,
@@ -34,18 +36,12 @@ def fidelity_correlation(
     ----------
     adata
         AnnData with results of :func:`scaug.tl.fidelity` (computed with the ``"correlation"`` metric).
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
+    {doc_key_run}
     max_genes
         Marker genes shown at most (the first ones: markers are ordered by label).
-    ax, show, save
-        As in scanpy.
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -55,8 +51,7 @@ def fidelity_correlation(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["correlation"])
     >>> ax = scaug.pl.fidelity_correlation(aug, show=False)
     """
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     corr = entry.get("correlation", {}).get(run)
     if corr is None:
         raise ScaugInputError(

@@ -8,28 +8,33 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._mudata import modality
 from .._validation import ScaugInputError
 from ..metrics._utils import ALL
 from ..metrics._warnings import verdict
 from ._correlation import fidelity_correlation
+from ._docs import doc_params, doc_results, doc_show_save
 from ._qc import fidelity_library_size, fidelity_sparsity
 from ._rem import fidelity_rem
 from ._scores import fidelity_scores
 from ._umap import fidelity_umap
-from ._utils import pick_run, results, run_table, savefig_or_show
+from ._utils import run_table, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 
+@doc_params(doc_results=doc_results, doc_show_save=doc_show_save)
 def fidelity(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Figure | None:
     """Dashboard of the fidelity of synthetic cells, from :func:`scaug.tl.fidelity` results.
 
@@ -41,14 +46,11 @@ def fidelity(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to show (default: the first evaluated run).
-    show, save
-        As in scanpy: show the figure; save it (``True``, a file-name suffix, or a path).
+    {doc_results}
+    {doc_show_save}
+    mod
+        With a MuData (required then): the modality :func:`scaug.tl.fidelity` evaluated. The panel
+        functions take that modality itself: ``scaug.pl.fidelity_umap(mdata["rna"])``.
 
     Returns
     -------
@@ -64,8 +66,8 @@ def fidelity(
     """
     import matplotlib.pyplot as plt
 
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    adata = modality(adata, mod).data
+    entry, run = selected_run(adata, key, run)
     title, left, right = summary_text(entry, run)
     # the summary gets the height its lines need (about 0.19 inch per line at 9-10 pt)
     top_height = 0.5 + 0.19 * max(len(left.splitlines()), len(right.splitlines()))

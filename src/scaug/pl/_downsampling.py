@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ScaugInputError
+from ._docs import doc_ax_show_save, doc_params, doc_returns_axes
 from ._utils import new_axes, savefig_or_show
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 _NONE, _REAL = "none", "real_cells"
 
 
+@doc_params(doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def downsampling(
     table: pd.DataFrame,
     *,
@@ -35,12 +37,9 @@ def downsampling(
         Result of :func:`scaug.bench.downsampling`.
     metric
         ``"f1"``, ``"precision"``, ``"recall"`` or ``"memorisation_ratio"``.
-    ax, show, save
-        As in scanpy.
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ScaugInputError
+from ._docs import doc_params, doc_show_save
 from ._utils import savefig_or_show
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 MAX_ANNOTATED = 300
 
 
+@doc_params(doc_show_save=doc_show_save)
 def imbalance(
     table: pd.DataFrame,
     *,
@@ -38,8 +40,7 @@ def imbalance(
         The result of :func:`scaug.bench.imbalance`.
     ax
         Two axes (bars, heatmap) to draw into; default a new figure.
-    show, save
-        As in scanpy.
+    {doc_show_save}
 
     Returns
     -------

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
     finite,
     generated_labels,
     new_axes,
-    pick_run,
-    results,
     run_cells,
     savefig_or_show,
+    selected_run,
 )
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_library_size(
     adata: AnnData,
     *,
@@ -39,18 +40,10 @@ def fidelity_library_size(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
-    ax, show, save
-        As in scanpy.
+    {doc_results}
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -67,6 +60,7 @@ def fidelity_library_size(
     return ax if show is False else None
 
 
+@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_sparsity(
     adata: AnnData,
     *,
@@ -82,18 +76,10 @@ def fidelity_sparsity(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
-    ax, show, save
-        As in scanpy.
+    {doc_results}
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -116,8 +102,7 @@ def _histograms(adata, column: str, *, key: str, run: str | None, ax, log: bool)
     Augmentation generates mostly rare labels; unweighted, the synthetic histogram would show the
     rare labels and the real one the large labels.
     """
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     cells = run_cells(entry, run)
     cells = cells[cells["label"].isin(generated_labels(entry, run))]
     ax = new_axes(ax, figsize=(4, 3))

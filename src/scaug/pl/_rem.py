@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
     finite,
     generated_labels,
     new_axes,
-    pick_run,
-    results,
     run_cells,
     savefig_or_show,
+    selected_run,
 )
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_rem(
     adata: AnnData,
     *,
@@ -40,18 +41,10 @@ def fidelity_rem(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
-    ax, show, save
-        As in scanpy.
+    {doc_results}
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -61,8 +54,7 @@ def fidelity_rem(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["rem"])
     >>> ax = scaug.pl.fidelity_rem(aug, show=False)
     """
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     cells = run_cells(entry, run)
     labels = generated_labels(entry, run)
     ax = new_axes(ax, figsize=(4.5, 0.6 + 0.5 * len(labels)))

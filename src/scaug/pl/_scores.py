@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics._utils import ALL
-from ._utils import generated_labels, new_axes, pick_run, results, run_table, savefig_or_show
+from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
+from ._utils import generated_labels, new_axes, run_table, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -42,6 +43,7 @@ def scores(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return out.clip(0, 1)
 
 
+@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_scores(
     adata: AnnData,
     *,
@@ -59,18 +61,10 @@ def fidelity_scores(
 
     Parameters
     ----------
-    adata
-        AnnData with results of :func:`scaug.tl.fidelity`.
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
-    ax, show, save
-        As in scanpy.
+    {doc_results}
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -80,8 +74,7 @@ def fidelity_scores(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["prdc", "label_fidelity"])
     >>> ax = scaug.pl.fidelity_scores(aug, show=False)
     """
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     table = run_table(entry, run)
     labels = [ALL, *generated_labels(entry, run)]
     values = scores(table, labels)

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from .._validation import ScaugInputError
+from ._docs import doc_ax_show_save, doc_key_run, doc_params, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
     label_colours,
     new_axes,
-    pick_run,
-    results,
     run_cells,
     savefig_or_show,
+    selected_run,
 )
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@doc_params(doc_key_run=doc_key_run, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
 def fidelity_umap(
     adata: AnnData,
     *,
@@ -42,16 +43,10 @@ def fidelity_umap(
         AnnData with results of :func:`scaug.tl.fidelity` (computed with the ``"umap"`` metric).
     color
         ``"origin"``: real grey, synthetic red; ``"label"``: by cell type, synthetic cells outlined.
-    key
-        ``uns`` key of the results.
-    run
-        Run to plot (default: the first evaluated run).
-    ax, show, save
-        As in scanpy: axes to draw into, show the figure, save it (``True`` or a file-name suffix).
+    {doc_key_run}
+    {doc_ax_show_save}
 
-    Returns
-    -------
-    The axes if ``show`` is ``False``.
+    {doc_returns_axes}
 
     Examples
     --------
@@ -61,8 +56,7 @@ def fidelity_umap(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy())
     >>> ax = scaug.pl.fidelity_umap(aug, color="label", show=False)
     """
-    entry = results(adata, key)
-    run = pick_run(entry, run)
+    entry, run = selected_run(adata, key, run)
     cells = run_cells(entry, run)
     if "umap1" not in cells:
         raise ScaugInputError(

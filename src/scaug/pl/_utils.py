@@ -39,6 +39,12 @@ def pick_run(entry: dict, run: str | None) -> str:
     return run
 
 
+def selected_run(adata: AnnData, key: str, run: str | None) -> tuple[dict, str]:
+    """The checked results in ``uns[key]`` and the run to plot from them (see :func:`pick_run`)."""
+    entry = results(adata, key)
+    return entry, pick_run(entry, run)
+
+
 def run_table(entry: dict, run: str) -> pd.DataFrame:
     """Metric x label table of one run."""
     table = entry["table"]

@@ -11,6 +11,7 @@ from scipy import sparse
 
 from .. import _provenance
 from .._generator import Generator
+from .._mudata import modality
 from .._registry import get_method
 from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
@@ -20,12 +21,13 @@ from ._train import fit_method, real_label_counts, training_data
 
 if TYPE_CHECKING:
     from anndata import AnnData
+    from mudata import MuData
 
 logger = logging.getLogger("scaug")
 
 
 def augment(
-    adata: AnnData,
+    adata: AnnData | MuData,
     method: str | Generator = "cscgan",
     *,
     labels_key: str,
@@ -36,7 +38,8 @@ def augment(
     key_added: str = "scaug",
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
-) -> AnnData:
+    mod: str | None = None,
+) -> AnnData | MuData:
     """Return ``adata`` plus synthetic cells, marked and recorded.
 
     Real cells are unchanged (bit-identical ``.X``, layers and obs values); synthetic cells are
@@ -47,7 +50,7 @@ def augment(
     ----------
     adata
         Cells x genes with labels; raw counts (``layers["counts"]`` or integer ``.X``, preferred) or
-        log-normalised data.
+        log-normalised data. Or a MuData, with ``mod`` naming the modality to augment.
     method
         A registered method name (see :func:`scaug.methods`) or a generator trained with
         :func:`scaug.tl.train_generator` on data with the same genes.
@@ -70,11 +73,19 @@ def augment(
         on the result appends a run; only real cells are trained on and counted for balancing.
     model_kwargs, train_kwargs
         Options of the method's model and training.
+    mod
+        With a MuData (required then; an error with an AnnData): the modality to augment, e.g. ``"rna"``.
 
     Returns
     -------
     A new AnnData: the real cells, then the synthetic cells. ``.obsm`` entries are NaN for synthetic
     cells; ``.obsp`` (cell graphs) and ``.raw`` are not carried over (recompute them).
+
+    For a MuData, a new MuData: modality ``mod`` augmented as above (provenance in its ``.obs`` and
+    ``.uns``), every other modality a bit-identical copy without the synthetic cells, and the global
+    ``.obs`` updated (``update()``): the synthetic cells are missing (NaN) in the other modalities'
+    and the global columns, and ``obs[f"{mod}:{key_added}_synthetic"]`` marks them. Global ``.obsm``
+    is padded with NaN, global ``.obsp`` dropped.
 
     Examples
     --------
@@ -83,7 +94,19 @@ def augment(
     >>> aug = scaug.tl.augment(adata, "smote", labels_key="cell_type")
     >>> bool(aug.obs["scaug_synthetic"].sum() > 0)
     True
+
+    A MuData: the synthetic cells go into one modality; the others keep their cells.
+
+    >>> import anndata as ad
+    >>> import mudata as md
+    >>> prot = ad.AnnData(adata.X[:, :5].toarray(), obs=adata.obs[[]])  # a toy 5-protein modality
+    >>> mdata = md.MuData({"rna": adata, "prot": prot})
+    >>> aug = scaug.tl.augment(mdata, "smote", labels_key="cell_type", mod="rna")
+    >>> aug["rna"].n_obs > aug["prot"].n_obs == adata.n_obs
+    True
     """
+    source = modality(adata, mod)
+    adata = source.data
     counts = real_label_counts(adata, labels_key, key_added)
     if isinstance(method, str):
         spec = get_method(method)
@@ -148,7 +171,7 @@ def augment(
     )
     out = concatenate(adata, syn, key=key_added)
     logger.info("added %d synthetic cells (%s run %s)", syn.n_obs, spec.name, run_id)
-    return out
+    return source.replaced(out, key=key_added)
 
 
 def concatenate(adata: AnnData, syn: AnnData, *, key: str) -> AnnData:

@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 
 from .. import _provenance
+from .._mudata import is_mudata, modality
 from .._validation import ScaugInputError, check_adata, check_labels
 
 if TYPE_CHECKING:
     from anndata import AnnData
+    from mudata import MuData
 
 logger = logging.getLogger("scaug")
 
@@ -26,10 +28,10 @@ NO_REFERENCE_NOTE = (
 
 
 def fidelity(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug",
-    reference: AnnData | None = None,
+    reference: AnnData | MuData | None = None,
     metrics: Sequence[str] | None = None,
     n_pcs: int = 50,
     random_state: int = 0,
@@ -37,6 +39,7 @@ def fidelity(
     run: str | Sequence[str] | None = None,
     labels_key: str | None = None,
     layer: str | None = None,
+    mod: str | None = None,
 ) -> pd.DataFrame:
     """How realistic the synthetic cells of an augmented AnnData are, overall and per label.
 
@@ -58,11 +61,12 @@ def fidelity(
     ----------
     adata
         An augmented AnnData (from :func:`~scaug.tl.augment`): real cells plus synthetic cells marked in
-        ``obs[f"{key}_synthetic"]``.
+        ``obs[f"{key}_synthetic"]``. Or an augmented MuData, with ``mod`` naming the augmented modality.
     key
         Provenance key of the augmentation.
     reference
-        Held-out real cells (same genes, same expression slot, labels in the same column).
+        Held-out real cells (same genes, same expression slot, labels in the same column); a MuData
+        reference gives its modality ``mod``.
     metrics
         Metrics to compute (default: all of :data:`scaug.metrics.METRICS`; ``"umap"`` is the
         dashboard's joint 2-D map, the slowest step).
@@ -73,11 +77,14 @@ def fidelity(
     key_added
         ``adata.uns[key_added]`` receives the results (h5ad-safe): ``"table"``, ``"warnings"``,
         ``"notes"``, ``"cells"`` (per-cell plot data), ``"correlation"``, ``"seconds"`` (time per
-        step) and ``"params"``.
+        step) and ``"params"``. For a MuData: ``mdata[mod].uns[key_added]``, where the plots read
+        it (``scaug.pl.fidelity(mdata, mod=mod)`` or ``scaug.pl.fidelity_*(mdata[mod])``).
     run
         Run id(s) to evaluate (default: every run).
     labels_key, layer
         Label column and expression slot; default: those recorded for the run.
+    mod
+        With a MuData (required then; an error with an AnnData): the augmented modality, e.g. ``"rna"``.
 
     Returns
     -------
@@ -92,9 +99,22 @@ def fidelity(
     >>> table = scaug.tl.fidelity(aug, reference=heldout, metrics=["classifier_auc", "prdc"])
     >>> "scaug_fidelity" in aug.uns
     True
+
+    A MuData: the results go into the augmented modality's ``.uns``.
+
+    >>> import mudata as md
+    >>> aug = scaug.tl.augment(md.MuData({"rna": train}), "smote", labels_key="cell_type", mod="rna")
+    >>> _ = scaug.tl.fidelity(aug, reference=md.MuData({"rna": heldout}), metrics=["mmd"], mod="rna")
+    >>> "scaug_fidelity" in aug["rna"].uns
+    True
     """
     from ..metrics import METRICS, fit_embedding, joint_umap
     from ..metrics._report import compare
+
+    # Results go into mdata[mod].uns: the runs they evaluate are recorded there, and scaug.pl reads them there.
+    adata = modality(adata, mod).data
+    if is_mudata(reference):  # an AnnData reference is taken as it is
+        reference = modality(reference, mod, what="reference").data
 
     check_adata(adata)
     synthetic_mask = ~_provenance.real_mask(adata, key)

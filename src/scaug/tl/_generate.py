@@ -12,6 +12,7 @@ from scipy import sparse
 
 from .. import _provenance
 from .._generator import Generator
+from .._mudata import modality
 from .._registry import MethodSpec, get_method
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
@@ -20,12 +21,13 @@ from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:
     from anndata import AnnData
+    from mudata import MuData
 
 logger = logging.getLogger("scaug")
 
 
 def generate(
-    model_or_adata: Generator | AnnData,
+    model_or_adata: Generator | AnnData | MuData,
     n_cells: NCells,
     *,
     method: str | None = None,
@@ -36,13 +38,15 @@ def generate(
     key_added: str = "scaug",
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
-) -> AnnData:
+    mod: str | None = None,
+) -> AnnData | MuData:
     """Generate synthetic cells only.
 
     Parameters
     ----------
     model_or_adata
-        A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on.
+        A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on,
+        or a MuData, with ``mod`` naming the modality to train on.
     n_cells
         An int (spread by label frequency), a ``{label: n}`` dict, or ``"balance"``; labels too small
         for the method as in :func:`scaug.tl.augment`.
@@ -60,12 +64,17 @@ def generate(
         Provenance key of the obs columns and of ``uns[key_added]`` (as in :func:`scaug.tl.augment`).
     model_kwargs, train_kwargs
         Passed to the method when training.
+    mod
+        With a MuData (required then; an error otherwise): the modality to train on, e.g. ``"rna"``.
 
     Returns
     -------
     AnnData of synthetic cells: the generated matrix in the modelled slot (and in every other slot of
     the input that is a recognised transform of it), labels in ``obs[labels_key]``, provenance in
     ``obs[f"{key_added}_*"]`` and ``uns[key_added]["runs"]``.
+
+    For a MuData, a MuData in, a MuData out: one modality ``mod`` holding that AnnData (the synthetic
+    cells have no other modality), ``obs[f"{mod}:{key_added}_synthetic"]`` in its global ``.obs``.
 
     Examples
     --------
@@ -74,7 +83,15 @@ def generate(
     >>> syn = scaug.tl.generate(adata, {"type_2": 20}, method="smote", labels_key="cell_type")
     >>> syn.n_obs
     20
+    >>> import mudata as md
+    >>> syn = scaug.tl.generate(
+    ...     md.MuData({"rna": adata}), {"type_2": 20}, method="smote", labels_key="cell_type", mod="rna"
+    ... )
+    >>> syn["rna"].n_obs
+    20
     """
+    source = modality(model_or_adata, mod, what="model_or_adata")
+    model_or_adata = source.data
     if isinstance(model_or_adata, ad.AnnData):
         method = "cscgan" if method is None else method
         spec = get_method(method)
@@ -127,7 +144,7 @@ def generate(
         random_state=random_state,
         seconds_train=seconds,
     )
-    return syn
+    return source.alone(syn, key=key_added)
 
 
 def check_generator(gen) -> Generator:

@@ -19,6 +19,7 @@ from scvi.data.fields import CategoricalObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from tqdm.auto import tqdm
 
+from ..._genes import select_genes
 from ..._validation import ScaugInputError, check_values
 from .._counts import (
     CountSampler,
@@ -32,7 +33,6 @@ from .._counts import (
 )
 from .._files import SafeFileMixin
 from .._generator import GeneratorMixin
-from .._genes import select_genes
 from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._module import GANModule
 from ._trainingplan import WGANGPTrainingPlan
@@ -282,11 +282,7 @@ class GANModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin, Bas
 
         Examples
         --------
-        >>> import scaug
-        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
-        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
-        >>> model = scaug.models.CSCGAN(adata)
-        >>> model.train(max_steps=2, enable_progress_bar=False)
+        See :meth:`sample`, whose example trains a model first.
         """
         n_obs = self.adata.n_obs
         if train_size is None:

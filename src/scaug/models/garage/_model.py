@@ -78,7 +78,7 @@ class GARAGE(GANModelBase):
     >>> import scaug
     >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
     >>> scaug.models.GARAGE.setup_anndata(adata, labels_key="cell_type")
-    >>> model = scaug.models.GARAGE(adata, seed_kwargs={"max_epochs": 10})
+    >>> model = scaug.models.GARAGE(adata, seed_kwargs={"max_epochs": 10, "progress_bar": False})
     >>> bool(model.seeds_.groupby("label", observed=True).size().min() >= 5)
     True
     >>> model.train(max_steps=5, enable_progress_bar=False)
@@ -149,7 +149,9 @@ class GARAGE(GANModelBase):
         )
         return functools.partial(RarePrioritySplitter, cell_weights=weights)
 
-    def select_seeds(self, *, random_state: int | None = None, progress_bar: bool = True) -> pd.DataFrame:
+    def select_seeds(
+        self, *, random_state: int | None = None, progress_bar: bool | None = None
+    ) -> pd.DataFrame:
         """Run stage 1 on the registered data: train the GAT, pick the seeds, store them in the module.
 
         Called when the model is built; call it again (e.g. with another ``random_state``) before
@@ -160,7 +162,7 @@ class GARAGE(GANModelBase):
         random_state
             Seed (default ``scvi.settings.seed``).
         progress_bar
-            Show a progress bar.
+            Show Lightning's progress bar (default: ``seed_kwargs["progress_bar"]``, else ``True``).
 
         Returns
         -------
@@ -171,7 +173,7 @@ class GARAGE(GANModelBase):
         >>> import scaug
         >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
         >>> scaug.models.GARAGE.setup_anndata(adata, labels_key="cell_type")
-        >>> model = scaug.models.GARAGE(adata, seed_kwargs={"max_epochs": 5})
+        >>> model = scaug.models.GARAGE(adata, seed_kwargs={"max_epochs": 5, "progress_bar": False})
         >>> seeds = model.select_seeds(random_state=1, progress_bar=False)
         """
         if self.adata is None:

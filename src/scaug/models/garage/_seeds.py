@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 
 from ..._validation import ScaugInputError
-from ._gat import GATClassifier, class_weights, fit_gat, holdout_mask
+from ._gat import GATClassifier, class_weights, holdout_mask
+from ._gat_trainingplan import fit_gat
 from ._graph import cell_embedding, edge_index, knn_graph
 
 logger = logging.getLogger("scaug")
@@ -136,7 +137,9 @@ class SeedSelector:
     holdout_fraction
         Fraction of each label held out for early stopping (labels with fewer than 5 cells: none).
     n_hidden, n_heads, dropout, lr, max_epochs, patience
-        Network and training options (see :func:`~scaug.models.garage._gat.fit_gat`).
+        Network and training options (see :func:`~scaug.models.garage._gat_trainingplan.fit_gat`).
+    progress_bar
+        Show Lightning's progress bar while the classifier trains.
 
     Attributes
     ----------
@@ -182,6 +185,7 @@ class SeedSelector:
         lr: float = 5e-3,
         max_epochs: int = 300,
         patience: int = 30,
+        progress_bar: bool = True,
     ):
         if not 0 < rare_fraction < 1:
             raise ScaugInputError(f"rare_fraction must be in (0, 1), got {rare_fraction}")
@@ -207,6 +211,7 @@ class SeedSelector:
             "lr": lr,
             "max_epochs": max_epochs,
             "patience": patience,
+            "progress_bar": progress_bar,
         }
 
     def fit(
@@ -217,7 +222,9 @@ class SeedSelector:
         counts: bool = True,
         obs_names: Sequence[str] | None = None,
         random_state: int = 0,
-        progress_bar: bool = True,
+        progress_bar: bool | None = None,
+        accelerator: str = "auto",
+        devices: int | str = "auto",
     ) -> SeedSelector:
         """Build the graph, train the classifier and pick the seeds.
 
@@ -234,7 +241,9 @@ class SeedSelector:
         random_state
             Seed of the PCA, the graph search, the held-out split and the network.
         progress_bar
-            Show a progress bar while training.
+            Show a progress bar while training (default: the ``progress_bar`` option).
+        accelerator, devices
+            Where the classifier trains (Lightning's options; ``"auto"``: a GPU when there is one).
 
         Returns
         -------
@@ -287,7 +296,9 @@ class SeedSelector:
             max_epochs=p["max_epochs"],
             patience=p["patience"],
             random_state=int(rng.integers(2**31 - 1)),
-            progress_bar=progress_bar,
+            progress_bar=p["progress_bar"] if progress_bar is None else progress_bar,
+            accelerator=accelerator,
+            devices=devices,
         )
         self.network_, self.history_, self.graph_, self.features_ = fit.network, fit.history, graph, emb
         self._set_scores(attention_scores(fit.network, x, edges, codes), labels.to_numpy(), names)

@@ -81,16 +81,8 @@ class SCGAN(GANModelBase):
 
         Returns
         -------
-        ``(matrix, labels)`` as :meth:`CSCGAN.sample`; possibly fewer cells for some labels.
-
-        Examples
-        --------
-        >>> import scaug
-        >>> adata = scaug.datasets.simulate(300, 50, 3, random_state=0)
-        >>> scaug.models.SCGAN.setup_anndata(adata, labels_key="cell_type")
-        >>> model = scaug.models.SCGAN(adata)
-        >>> model.train(max_steps=5, enable_progress_bar=False)
-        >>> X, labels = model.sample({"type_0": 20}, random_state=0)
+        ``(matrix, labels)`` as :meth:`CSCGAN.sample`; possibly fewer cells for some labels (see the
+        class example).
         """
         self._check_known(n_per_label)
         torch_rng = torch.Generator().manual_seed(int(random_state))

@@ -17,11 +17,11 @@ from scvi import REGISTRY_KEYS
 from scvi.model import SCVI
 from tqdm.auto import tqdm
 
+from ..._genes import select_genes
 from ..._validation import ScaugInputError, check_values
 from .._counts import RowStack, mean_profiles, sample_from_profiles, with_columns
 from .._files import SafeFileMixin
 from .._generator import GeneratorMixin
-from .._genes import select_genes
 
 logger = logging.getLogger("scaug")
 # Negative binomial draws over ~13,000 genes run at a few hundred cells per second on one CPU
@@ -282,11 +282,7 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
 
         Examples
         --------
-        >>> import scaug
-        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
-        >>> scaug.models.SCVIPPC.setup_anndata(adata, labels_key="cell_type")
-        >>> model = scaug.models.SCVIPPC(adata)
-        >>> model.train(max_epochs=1, enable_progress_bar=False)
+        See :meth:`sample`, whose example trains a model first.
         """
         from scvi.model._utils import get_max_epochs_heuristic
 
@@ -364,9 +360,13 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
         -------
         The trained model, ready to :meth:`sample`.
         """
+        return super().load(dir_path, adata=adata, accelerator=accelerator, device=device)
+
+    @classmethod
+    def _from_saved(cls, saved: dict, dir_path: str, adata, accelerator: str, device: int | str) -> SCVIPPC:
         # Unlike the GANs, sampling needs the training cells: always load the saved ones.
         adata = None if adata is False else adata
-        model = super().load(dir_path, adata=adata, accelerator=accelerator, device=device)
+        model = super()._from_saved(saved, dir_path, adata, accelerator, device)
         if model.adata is None:
             raise ScaugInputError(
                 f"{dir_path} holds no training cells (adata.h5ad), which scvi_ppc samples from; "
