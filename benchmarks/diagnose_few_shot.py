@@ -1,0 +1,104 @@
+"""Where do cscGAN's few-shot cells land? One seed of the downsampling benchmark with 2 kept cells.
+
+Trains cscGAN on the seed's training set (the target kept to 2 cells, as in
+``scaug.bench.downsampling``), generates as many target cells as were removed and reports, in the
+evaluation PCA fitted on the real training cells: the forest's F1/precision/recall (as the
+benchmark scores them), the memorisation ratio, the labels a kNN on all real training cells gives
+the synthetic cells, their spread and their centroid's distance to the held-out target cells'. Then
+the same for variants of the few-shot fit that borrow the batch-norm scale of populated labels.
+
+    python benchmarks/diagnose_few_shot.py --dataset pbmc3k --target "NK cells" --seed 0 [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+import anndata as ad
+import numpy as np
+import torch
+from bench_cscgan import DATA, DATASETS
+from sklearn.neighbors import KNeighborsClassifier
+
+import scaug
+from scaug._spaces import log_normalise
+from scaug.bench._downsampling import _memorisation, classify, plan
+from scaug.metrics import fit_embedding
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="pbmc3k")
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    file, key = DATASETS[args.dataset]
+    adata = ad.read_h5ad(DATA / file)
+    labels = adata.obs[key].astype(str).to_numpy()
+    step = plan(labels, args.target, seeds=[args.seed], n_kept=[2])[0]
+    train, test = adata[step.train].copy(), adata[step.test]
+    emb = fit_embedding(train, n_pcs=50, n_top_genes=2000, random_state=args.seed)
+    x_train, x_test = emb.transform(train), emb.transform(test)
+    y_train = train.obs[key].astype(str).to_numpy() == args.target
+    y_test = test.obs[key].astype(str).to_numpy() == args.target
+    everything = adata[np.union1d(step.train, step.removed)]  # the truth, for the kNN only
+    knn = KNeighborsClassifier(15).fit(emb.transform(everything), everything.obs[key].astype(str).to_numpy())
+    held = x_test[y_test]
+
+    def report(name: str, syn: np.ndarray) -> None:
+        f = classify(x_train, y_train, syn, x_test, y_test, n_estimators=500, seed=args.seed)
+        called, n = np.unique(knn.predict(syn), return_counts=True)
+        top = sorted(zip(called, n / n.sum(), strict=True), key=lambda t: -t[1])[:3]
+        spread = np.linalg.norm(syn - syn.mean(0), axis=1).mean()
+        print(
+            f"{name:24s} F1 {f['f1']:.3f} P {f['precision']:.3f} R {f['recall']:.3f} "
+            f"memorisation {_memorisation(x_train, syn, held):.2f} | kNN {', '.join(f'{a} {b:.2f}' for a, b in top)} "
+            f"| spread {spread:.2f} (held-out {np.linalg.norm(held - held.mean(0), axis=1).mean():.2f}) "
+            f"| centroid to held-out {np.linalg.norm(syn.mean(0) - held.mean(0)):.2f}",
+            flush=True,
+        )
+
+    report("removed real cells", emb.transform(adata[step.removed]))
+    start = time.perf_counter()
+    model = scaug.tl.train_generator(
+        train, "cscgan", labels_key=key, random_state=args.seed, train_kwargs={"enable_progress_bar": False}
+    )
+    print(f"cscGAN trained in {time.perf_counter() - start:.0f} s", flush=True)
+    n = len(step.removed)
+    report(
+        "cscgan (shift fit)",
+        emb.transform(scaug.tl.generate(model, {args.target: n}, random_state=args.seed)),
+    )
+
+    code = model.labels.index(args.target)
+    populated = [i for i, lab in enumerate(model.labels) if model.label_counts_[lab] >= 20]
+    matrix = model.adata_manager.get_from_registry("X")[:, model.var_names.get_indexer(model.modelled_genes)]
+    expr = log_normalise(matrix, counts=True)
+    expr = expr.toarray() if hasattr(expr, "toarray") else expr
+    cells = model._cell_labels()
+    means = {lab: expr[cells == lab].mean(0) for lab in model.labels}
+    nearest = min(populated, key=lambda i: np.linalg.norm(means[model.labels[i]] - means[args.target]))
+    print(f"nearest populated label: {model.labels[nearest]}", flush=True)
+    trained = copy.deepcopy(model.module.state_dict())
+    variants = {
+        "scale of nearest label": lambda w: w[nearest],
+        "mean scale of populated": lambda w: w[populated].mean(0),
+        "own scale x 0.5": lambda w: w[code] * 0.5,
+    }
+    for name, scale in variants.items():
+        model.module.load_state_dict(trained)
+        with torch.no_grad():
+            for norm in model.module.generator.norms:
+                norm.scale.weight[code] = scale(norm.scale.weight)
+                norm.shift.weight[code] = 0.0
+        model.fit_few_shot([args.target])
+        report(name, emb.transform(scaug.tl.generate(model, {args.target: n}, random_state=args.seed)))
+
+
+if __name__ == "__main__":
+    main()
