@@ -111,7 +111,7 @@ def _check_output(args) -> None:
 
 
 def _write(data, path: str) -> None:
-    from ._mudata import is_mudata
+    from .tl._mudata import is_mudata
 
     if is_mudata(data):
         data.write_h5mu(path)
@@ -121,7 +121,7 @@ def _write(data, path: str) -> None:
 
 def _modality(data, mod: str | None):
     """The AnnData of ``data`` (the modality ``mod`` of a MuData), for the printed summaries."""
-    from ._mudata import modality
+    from .tl._mudata import modality
 
     return modality(data, mod).data
 

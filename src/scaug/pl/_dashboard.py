@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._mudata import modality
 from .._validation import ScaugInputError
 from ..metrics._utils import ALL
 from ..metrics._warnings import verdict
+from ..tl._mudata import modality
 from ._correlation import fidelity_correlation
 from ._docs import doc_params, doc_results, doc_show_save
 from ._qc import fidelity_library_size, fidelity_sparsity

@@ -11,12 +11,12 @@ from scipy import sparse
 
 from .. import _provenance
 from .._generator import Generator
-from .._mudata import modality
 from .._registry import get_method
 from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError
 from ._generate import _spec_of, check_generator, check_output_fits, sample_adata, slot_transforms
+from ._mudata import modality
 from ._train import fit_method, real_label_counts, training_data
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _provenance
-from .._mudata import is_mudata, modality
 from .._validation import ScaugInputError, check_adata, check_labels
+from ._mudata import is_mudata, modality
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -12,11 +12,11 @@ from scipy import sparse
 
 from .. import _provenance
 from .._generator import Generator
-from .._mudata import modality
 from .._registry import MethodSpec, get_method
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError, check_memory, output_bytes
+from ._mudata import modality
 from ._train import fit_method, real_label_counts
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import _provenance
-from ._validation import ScaugInputError
+from .. import _provenance
+from .._validation import ScaugInputError
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -51,7 +51,7 @@ class Modality:
             return new
         import mudata
 
-        from .tl._augment import _stack_nan
+        from ._augment import _stack_nan  # augment imports this module: import when used
 
         mdata, mod = self.mdata, self.mod
         added = new.obs_names[~new.obs_names.isin(self.data.obs_names)]
