@@ -2,8 +2,9 @@
 
 One ranking of variable genes serves the generators (which genes they model) and the evaluation
 embedding (which genes it is built on): scanpy's ``"seurat"`` flavour on log-normalised values,
-among genes detected in ``min_cells`` cells. The ranking uses de-logged values, so it does not
-depend on the normalisation's target sum.
+among genes detected in ``min_cells`` cells. Its mean bins are on ``log1p`` of the mean, so the
+ranking depends on the normalisation's target sum: the generators keep scanpy's default (the
+median total), the evaluation embedding the usual 1e4.
 """
 
 from __future__ import annotations

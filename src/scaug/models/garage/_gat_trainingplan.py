@@ -41,8 +41,8 @@ class GATTrainingPlan(pl.LightningModule):
     ----------
     history
         One row per epoch: ``train_loss``, ``validation_loss``, ``validation_accuracy``.
-    best_epoch, best_state
-        The epoch with the lowest held-out loss and the network's weights then.
+    best_epoch, best_loss, best_state
+        The epoch with the lowest held-out loss, that loss, and the network's weights then.
     """
 
     def __init__(self, network: GATClassifier, weights: torch.Tensor, *, lr: float, weight_decay: float):
@@ -51,7 +51,7 @@ class GATTrainingPlan(pl.LightningModule):
         self.register_buffer("weights", weights)
         self.lr, self.weight_decay = lr, weight_decay
         self.history: list[dict] = []
-        self.best_epoch, self.best_state, self._best = 0, None, np.inf
+        self.best_epoch, self.best_state, self.best_loss = 0, None, np.inf
         self._train_loss = np.nan
 
     def _loss(self, batch: dict, mask: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,8 +77,8 @@ class GATTrainingPlan(pl.LightningModule):
                 "validation_accuracy": float(accuracy),
             }
         )
-        if val_loss < self._best - MIN_DELTA:
-            self._best, self.best_epoch = val_loss, self.current_epoch
+        if val_loss < self.best_loss - MIN_DELTA:
+            self.best_loss, self.best_epoch = val_loss, self.current_epoch
             self.best_state = copy.deepcopy(self.network.state_dict())
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -183,5 +183,5 @@ def fit_gat(
     net = plan.network.cpu()
     net.load_state_dict(plan.best_state)
     net.eval()
-    logger.info("GARAGE GAT: best held-out loss %.3f at epoch %d", plan._best, plan.best_epoch)
+    logger.info("GARAGE GAT: best held-out loss %.3f at epoch %d", plan.best_loss, plan.best_epoch)
     return GATFit(net, pd.DataFrame(plan.history), plan.best_epoch)
