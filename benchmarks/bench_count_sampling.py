@@ -30,8 +30,8 @@ from scipy import sparse
 from sklearn.model_selection import train_test_split
 
 import scaug
+from scaug._genes import select_genes
 from scaug.models._counts import mean_profiles, sample_from_profiles
-from scaug.models._genes import select_genes
 
 
 def main() -> None:
