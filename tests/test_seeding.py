@@ -32,7 +32,7 @@ def _train(adata, method: str):
     )
 
 
-@pytest.mark.parametrize("method", ["cscgan", "scvi_ppc"])
+@pytest.mark.parametrize("method", ["cscgan", "scvi_ppc", "scvi"])
 def test_training_leaves_global_random_state_and_scvi_seed_alone(method):
     adata = scaug.datasets.simulate(200, 30, 3, random_state=0)
     scvi.settings.seed = 5

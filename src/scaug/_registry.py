@@ -185,6 +185,15 @@ register_method(
     reference="GARAGE (graph attention seed selection + seeded conditional GAN); Marouf et al. 2020",
 )
 register_method(
+    "scvi",
+    _lazy(".models.scvi._methods", "train_scvi"),
+    kind="deep",
+    description="scVI: latents drawn from the label's region of the latent space (a Gaussian of its "
+    "cells' posteriors; few-cell labels borrow its shape), decoded, NB counts; counts out",
+    min_cells=1,
+    reference="Lopez et al. 2018 (scVI); scvi-tools",
+)
+register_method(
     "scvi_ppc",
     _lazy(".models.scvi._methods", "train_scvi_ppc"),
     kind="deep",

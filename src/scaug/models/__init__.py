@@ -13,6 +13,7 @@ __all__ = [
     "SCVIPPC",
     "GANModelBase",
     "GANModule",
+    "SCVILatent",
     "WGANGPTrainingPlan",
     "load_model",
     "sample_counts",
@@ -25,8 +26,8 @@ def __getattr__(name: str):
         from .garage import GARAGE
 
         return GARAGE
-    if name == "SCVIPPC":
-        from .scvi import SCVIPPC
+    if name in ("SCVIPPC", "SCVILatent"):
+        from . import scvi
 
-        return SCVIPPC
+        return getattr(scvi, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,7 @@
-"""scvi_ppc: scVI's posterior predictive of a label's own real cells (Lopez et al. 2018; scvi-tools)."""
+"""scVI generators: the posterior predictive of a label's cells (scvi_ppc) and its latent region (scvi)."""
 
+from ._label_region import label_regions
+from ._latent_model import SCVILatent
 from ._model import SCVIPPC
 
-__all__ = ["SCVIPPC"]
+__all__ = ["SCVIPPC", "SCVILatent", "label_regions"]

@@ -1,12 +1,14 @@
-"""The ``scvi_ppc`` method of scaug's registry: train an :class:`SCVIPPC` on the training AnnData."""
+"""The ``scvi`` and ``scvi_ppc`` methods of scaug's registry: train an scVI generator on the training AnnData."""
 
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..._seeding import seeded
 from ..._validation import ScaugInputError
+from ._latent_model import SCVILatent
 from ._model import COUNTS_ONLY, SCVIPPC
 
 if TYPE_CHECKING:
@@ -25,13 +27,19 @@ _SET_BY_SCVI = {
 }
 
 
-def train_scvi_ppc(
-    adata: AnnData, *, labels_key: str, random_state: int, model_kwargs: dict, train_kwargs: dict
+def fit(
+    model_cls: type[SCVIPPC],
+    adata: AnnData,
+    *,
+    labels_key: str,
+    random_state: int,
+    model_kwargs: dict,
+    train_kwargs: dict,
 ) -> SCVIPPC:
-    """Train an :class:`~scaug.models.SCVIPPC` (registry signature; see :func:`scaug.register_method`).
+    """Train a ``model_cls`` scVI generator (registry signature; see :func:`scaug.register_method`).
 
-    ``model_kwargs`` go to :class:`~scaug.models.SCVIPPC` (scVI's ``n_latent``, ``n_layers``,
-    ``gene_likelihood``, ..., and ``n_top_genes``/``min_cells``), ``train_kwargs`` to its
+    ``model_kwargs`` go to the model (scVI's ``n_latent``, ``n_layers``, ``gene_likelihood``, ...,
+    and ``n_top_genes``/``min_cells`` of :class:`~scaug.models.SCVIPPC`), ``train_kwargs`` to its
     :meth:`~scaug.models.SCVIPPC.train` (scVI's ``train`` and the Lightning trainer). Training is
     seeded with ``random_state`` for this run only (:func:`scaug._seeding.seeded`).
 
@@ -48,26 +56,31 @@ def train_scvi_ppc(
     # Before anything is trained: scVI's likelihood is for counts only.
     if adata.uns.get("scaug_space") == "continuous":
         raise ScaugInputError(COUNTS_ONLY)
-    _check_model_kwargs(model_kwargs)
-    _check_train_kwargs(train_kwargs)
+    _check_model_kwargs(model_kwargs, model_cls._method)
+    _check_train_kwargs(train_kwargs, model_cls._method)
     with seeded(random_state):
-        SCVIPPC.setup_anndata(adata, labels_key=labels_key)
-        model = SCVIPPC(adata, **model_kwargs)
+        model_cls.setup_anndata(adata, labels_key=labels_key)
+        model = model_cls(adata, **model_kwargs)
         model.train(**train_kwargs)
     return model
 
 
-def _check_model_kwargs(model_kwargs: dict) -> None:
+#: The registry's train functions.
+train_scvi_ppc = partial(fit, SCVIPPC)
+train_scvi = partial(fit, SCVILatent)
+
+
+def _check_model_kwargs(model_kwargs: dict, method: str) -> None:
     """Options of SCVIPPC and of the scVI module it builds are accepted."""
     from scvi.module import VAE
 
     known = _parameters(SCVIPPC.__init__, VAE.__init__) - _SET_BY_SCVI
     unknown = sorted(set(model_kwargs) - known)
     if unknown:
-        raise ScaugInputError(f"unknown model_kwargs {unknown} for scvi_ppc; known: {sorted(known)}")
+        raise ScaugInputError(f"unknown model_kwargs {unknown} for {method}; known: {sorted(known)}")
 
 
-def _check_train_kwargs(train_kwargs: dict) -> None:
+def _check_train_kwargs(train_kwargs: dict, method: str) -> None:
     """Options of SCVIPPC.train, SCVI.train, scvi's Trainer and Lightning's Trainer are accepted."""
     import lightning.pytorch as pl
     import scvi
@@ -76,7 +89,7 @@ def _check_train_kwargs(train_kwargs: dict) -> None:
     known = _parameters(SCVIPPC.train, SCVI.train, scvi.train.Trainer.__init__, pl.Trainer.__init__)
     unknown = sorted(set(train_kwargs) - known)
     if unknown:
-        raise ScaugInputError(f"unknown train_kwargs {unknown} for scvi_ppc (see SCVIPPC.train)")
+        raise ScaugInputError(f"unknown train_kwargs {unknown} for {method} (see SCVIPPC.train)")
 
 
 def _parameters(*funcs) -> set[str]:

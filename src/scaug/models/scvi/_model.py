@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -30,8 +30,8 @@ _PROGRESS_CELLS = 10_000
 
 #: The one-line refusal of a continuous (e.g. log-normalised) matrix.
 COUNTS_ONLY = (
-    "scvi_ppc needs raw integer counts (scVI's count likelihood), but the modelled matrix holds "
-    "non-integer values (log-normalised?); pass the counts with layer= (e.g. layer='counts')"
+    "scVI (scvi, scvi_ppc) needs raw integer counts (its count likelihood), but the modelled matrix "
+    "holds non-integer values (log-normalised?); pass the counts with layer= (e.g. layer='counts')"
 )
 
 
@@ -228,7 +228,7 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
             raise ScaugInputError(f"obs[{labels_key!r}] has missing labels; drop the unlabelled cells first")
         if size_factor_key is not None:
             raise ScaugInputError(
-                "scvi_ppc samples at each source cell's observed library size; size_factor_key is not supported"
+                f"{cls._method} samples at each source cell's observed library size; size_factor_key is not supported"
             )
         if layer is not None and layer not in adata.layers:
             raise ScaugInputError(f"layer {layer!r} is not in adata.layers (layers: {list(adata.layers)})")
@@ -369,7 +369,7 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
         model = super()._from_saved(saved, dir_path, adata, accelerator, device)
         if model.adata is None:
             raise ScaugInputError(
-                f"{dir_path} holds no training cells (adata.h5ad), which scvi_ppc samples from; "
+                f"{dir_path} holds no training cells (adata.h5ad), which {cls._method} samples from; "
                 "save the model with save_anndata=True or pass adata="
             )
         return model
@@ -415,9 +415,22 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
         >>> X.shape, list(labels[:2])
         ((8, 30), ['type_0', 'type_0'])
         """
+        self._check_can_sample(n_per_label)
+        return self._sample_from_sources(n_per_label, self._posterior_predictive, random_state, chunk_size)
+
+    def _check_can_sample(self, n_per_label: Mapping[str, int]) -> None:
         if self.adata is None:
             raise ScaugInputError("this model has no training cells to sample from; load it with adata=")
         self._check_known(n_per_label)
+
+    def _sample_from_sources(
+        self,
+        n_per_label: Mapping[str, int],
+        draw: Callable[[np.ndarray, np.random.Generator], sparse.csr_matrix],
+        random_state: int,
+        chunk_size: int,
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """Source cells of each label in turn, the modelled genes drawn for them by ``draw``, and the others."""
         rng = np.random.default_rng(random_state)
         sources = np.concatenate(
             [np.zeros(0, dtype=np.int64)]
@@ -433,21 +446,24 @@ class SCVIPPC(GeneratorMixin, SafeFileMixin, SCVI):
             total=len(sources), desc="sample", unit="cells", disable=len(sources) < _PROGRESS_CELLS
         )
         devices = [self.device] if self.device.type == "cuda" else []
-        # posterior_predictive_sample draws from torch's global RNG: seed a fork of it, so the
-        # caller's random stream is left as it was.
+        # scVI's likelihoods draw from torch's global RNG: seed a fork of it, so the caller's random
+        # stream is left as it was.
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(int(random_state))
             for start in range(0, len(sources), chunk_size):
                 chunk = sources[start : start + chunk_size]
-                drawn = self.posterior_predictive_sample(indices=chunk, batch_size=len(chunk))
-                block = sparse.csr_matrix(drawn.to_scipy_sparse(), dtype=np.float32)
-                block = with_columns(block, columns, (len(chunk), len(self.var_names_)))
+                block = with_columns(draw(chunk, rng), columns, (len(chunk), len(self.var_names_)))
                 if self.background_genes_:
                     block = block + self._background_block(chunk, rng)
                 out.append(block)
                 progress.update(len(chunk))
         progress.close()
         return out.tocsr(), labels
+
+    def _posterior_predictive(self, sources: np.ndarray, rng: np.random.Generator) -> sparse.csr_matrix:
+        """Counts of the modelled genes: one posterior predictive sample of each source cell."""
+        drawn = self.posterior_predictive_sample(indices=sources, batch_size=len(sources))
+        return sparse.csr_matrix(drawn.to_scipy_sparse(), dtype=np.float32)
 
     def _background_block(self, sources: np.ndarray, rng: np.random.Generator) -> sparse.csr_matrix:
         """Counts of the genes scVI does not model: the source cells' totals over their label's mean profile."""
