@@ -41,7 +41,8 @@ from sklearn.model_selection import train_test_split
 import scaug
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+# The real data lie beside the checkout (../shared/data), or where SCAUG_DATA_DIR says (as for the tests).
+DATA = Path(os.environ.get("SCAUG_DATA_DIR", ROOT.parent / "shared" / "data"))
 DATASETS = {"pbmc3k": ("pbmc3k_counts.h5ad", "louvain"), "paul15": ("paul15_counts.h5ad", "cell_type2")}
 FAST_METRICS = ["classifier_auc", "prdc", "label_fidelity", "memorisation"]
 
