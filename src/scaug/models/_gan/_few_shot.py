@@ -114,8 +114,9 @@ def fit_label_offset(
     >>> m = GANModule(20, 2, n_hidden_generator=(16,), n_hidden_critic=(16,), library_size=1e4)
     >>> cells = torch.poisson(torch.rand(2, 20) * 50)
     >>> g = torch.Generator().manual_seed(0)
-    >>> before = fit_label_shift(m, 1, cells, None, steps=100, generator=g)
-    >>> after = fit_label_offset(m, 1, cells, None, steps=100, generator=g)
+    >>> library = cells.sum(1).numpy()
+    >>> before = fit_label_shift(m, 1, cells, library, steps=100, generator=g)
+    >>> after = fit_label_offset(m, 1, cells, library, steps=100, generator=g)
     >>> bool(after < before), bool(m.generator.label_offset.abs().max() <= 2.0)
     (True, True)
     """
