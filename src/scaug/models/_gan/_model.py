@@ -33,7 +33,7 @@ from .._counts import (
 )
 from .._files import SafeFileMixin
 from .._generator import GeneratorMixin
-from ._few_shot import borrow_library_sizes, fit_label_shift
+from ._few_shot import borrow_library_sizes, fit_label_offset, fit_label_shift
 from ._module import GANModule
 from ._trainingplan import WGANGPTrainingPlan
 
@@ -338,20 +338,29 @@ class GANModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin, Bas
         return [lab for lab, n in self.label_counts_.items() if n < limit]
 
     def fit_few_shot(
-        self, labels: Sequence[str] | None = None, *, steps: int = 300, lr: float = 1e-2
+        self,
+        labels: Sequence[str] | None = None,
+        *,
+        steps: int = 300,
+        lr: float = 1e-2,
+        offset_bound: float | None = 2.0,
     ) -> pd.Series:
         """Fit the conditioning of few-shot labels to the mean expression of their real cells.
 
         Called at the end of :meth:`train` for :attr:`few_shot_labels`; see
         :mod:`scaug.models._gan._few_shot` for why: only each label's conditional batch-norm
-        shifts move, so its cells keep the variation the generator learnt from all labels.
+        shifts move, then a bounded offset per gene of the output, so its cells keep the
+        variation the generator learnt from all labels.
 
         Parameters
         ----------
         labels
             Labels to fit (default :attr:`few_shot_labels`).
         steps, lr
-            Adam steps and learning rate.
+            Adam steps and learning rate (of each of the two fits).
+        offset_bound
+            Largest offset per gene (:func:`~scaug.models._gan._few_shot.fit_label_offset`);
+            ``None``: fit the shifts only (no offsets).
 
         Returns
         -------
@@ -387,11 +396,19 @@ class GANModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin, Bas
             cells = torch.as_tensor(cells.toarray() if sparse.issparse(cells) else np.asarray(cells))
             library = None if self.library_sizes_ is None else self.library_sizes_[lab][:, 0]
             code = self.labels.index(lab)
-            losses[lab] = fit_label_shift(
-                self.module, code, cells, library, steps=steps, lr=lr, generator=generator, rng=rng
-            )
+            fit = {"steps": steps, "lr": lr, "generator": generator, "rng": rng}
+            with torch.no_grad():
+                self.module.generator.label_offset[code] = 0.0
+            losses[lab] = fit_label_shift(self.module, code, cells, library, **fit)
+            shift_loss = losses[lab]
+            if offset_bound is not None:
+                losses[lab] = fit_label_offset(self.module, code, cells, library, bound=offset_bound, **fit)
             logger.info(
-                "few-shot label %r (%d cells): conditioning fitted, loss %.4f", lab, len(cells), losses[lab]
+                "few-shot label %r (%d cells): conditioning fitted, loss %.4f (shifts alone %.4f)",
+                lab,
+                len(cells),
+                losses[lab],
+                shift_loss,
             )
         self.train_params_["few_shot_loss"] = {lab: round(v, 6) for lab, v in losses.items()}
         return pd.Series(losses, dtype=np.float64)
