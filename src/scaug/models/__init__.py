@@ -5,6 +5,7 @@ from ._gan import GANModelBase, GANModule, WGANGPTrainingPlan
 from ._load import load_model
 from .cscgan import CSCGAN
 from .scgan import SCGAN
+from .study import StudyGAN, StudyVAE
 
 __all__ = [
     "CSCGAN",
@@ -13,6 +14,8 @@ __all__ = [
     "SCVIPPC",
     "GANModelBase",
     "GANModule",
+    "StudyGAN",
+    "StudyVAE",
     "WGANGPTrainingPlan",
     "load_model",
     "sample_counts",
