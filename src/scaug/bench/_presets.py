@@ -45,7 +45,7 @@ def quick_settings(protocol: str) -> dict:
             "epochs": 20,
             "train_kwargs": {
                 "cscgan": {"max_steps": 100, "enable_progress_bar": False},
-                # the study's schedule (200 epochs): seconds per fold at this size
+                # the study's schedule (200 epochs): the GAN takes seconds per fold, the VAE under a minute
                 "gan": {"enable_progress_bar": False},
                 "vae": {"enable_progress_bar": False},
             },

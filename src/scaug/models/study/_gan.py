@@ -123,4 +123,5 @@ class StudyGAN(StudyModelBase):
 
 
 def _as_list(labels) -> list:
-    return [labels] if isinstance(labels, str) else list(labels)
+    """A label or labels, each once, in the order given."""
+    return list(dict.fromkeys([labels] if isinstance(labels, str) else labels))

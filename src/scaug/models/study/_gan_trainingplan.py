@@ -69,10 +69,6 @@ class BCEGANTrainingPlan(TrainingPlan):
             opt_generator.step()
             self._log_losses(out.loss, loss, out.extra_metrics, int(rows.sum()))
 
-    def on_train_start(self) -> None:
-        """Training mode, also when training resumes after sampling (eval mode)."""
-        self.module.train()
-
     def _log_losses(
         self, d_loss: torch.Tensor, g_loss: torch.Tensor, extra: dict[str, torch.Tensor], n: int
     ) -> None:

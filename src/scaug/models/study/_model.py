@@ -52,8 +52,10 @@ class StudyModelBase(ProfileModelBase):
         values mean counts.
     count_sampler
         How counts are drawn from generated expression (see :func:`~scaug.models.sample_counts`):
-        ``"round"`` (default: the networks learnt normalised real cells, counting noise included,
-        so the expected counts are only rounded), ``"poisson"`` or ``"multinomial"``.
+        ``"round"`` (default: the counts reproduce the generated values as closely as integers
+        allow, so a classifier sees what the study's classifier saw; the networks learnt real
+        cells' counting noise as far as they could), ``"poisson"`` (adds counting noise, e.g. to
+        the VAE's smooth decoder means) or ``"multinomial"``.
     **options
         The subclass's network options (saved with the model).
     """
