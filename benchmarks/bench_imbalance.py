@@ -7,7 +7,7 @@ setting: ``scaug.datasets.simulate`` with 9 labels at 143 : 1 and 1,500 genes. R
 ``benchmarks/results/imbalance.csv`` with the dataset and labels key.
 
     python benchmarks/bench_imbalance.py --dataset simulated|pbmc3k|paul15 [--labels-key KEY]
-        [--methods none random_undersample ... cscgan scvi_ppc] [--threads 1]
+        [--methods none random_undersample ... gan vae cscgan scvi_ppc] [--folds 5] [--threads 1]
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ METHODS = [
     "weighted_ce_balanced",
     "weighted_ce_effective_number",
     "hybrid",
+    "gan",
+    "vae",
     "cscgan",
     "scvi_ppc",
 ]

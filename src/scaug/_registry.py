@@ -37,6 +37,10 @@ class MethodSpec:
         Whether the method generates a requested label (``False``: labels are assigned afterwards).
     reference
         Publication the method follows.
+    per_label
+        The method trains one model per label it generates (the study's GAN):
+        :func:`scaug.tl.augment` and :func:`scaug.tl.generate`, which know the labels before
+        training, pass them as ``model_kwargs["labels"]`` (unless the caller set it).
     """
 
     name: str
@@ -46,6 +50,7 @@ class MethodSpec:
     min_cells: int = 1
     conditional: bool = True
     reference: str = ""
+    per_label: bool = False
 
 
 def _lazy(module: str, attr: str) -> Callable:
@@ -70,6 +75,7 @@ def register_method(
     min_cells: int = 1,
     conditional: bool = True,
     reference: str = "",
+    per_label: bool = False,
     overwrite: bool = False,
 ) -> MethodSpec:
     """Register a generator under ``name`` so that ``augment(adata, method=name)`` can use it.
@@ -81,7 +87,7 @@ def register_method(
     train
         ``train(adata, *, labels_key, random_state, model_kwargs, train_kwargs) -> Generator``; see
         :class:`scaug.Generator` for what the returned object must provide.
-    kind, description, min_cells, conditional, reference
+    kind, description, min_cells, conditional, reference, per_label
         See :class:`scaug.MethodSpec`.
     overwrite
         Replace an existing method of the same name.
@@ -103,7 +109,9 @@ def register_method(
         raise ScaugInputError(f"method {name!r} is already registered; pass overwrite=True to replace it")
     if not callable(train):
         raise ScaugInputError(f"train for method {name!r} must be callable")
-    spec = MethodSpec(name, train, kind, description, int(min_cells), bool(conditional), reference)
+    spec = MethodSpec(
+        name, train, kind, description, int(min_cells), bool(conditional), reference, bool(per_label)
+    )
     _REGISTRY[name] = spec
     return spec
 
@@ -200,4 +208,25 @@ register_method(
     description="scVI posterior predictive samples of the label's own real cells (NB likelihood); counts out",
     min_cells=1,
     reference="Lopez et al. 2018 (scVI); scvi-tools posterior_predictive_sample",
+)
+
+_ZHENG = "Zheng et al. 2025 (class-imbalance comparison: per-class GAN, per-dataset VAE)"
+register_method(
+    "gan",
+    _lazy(".models.study", "train_gan"),
+    kind="deep",
+    description="the comparison study's GAN: one MLP generator/discriminator pair (BCE) per generated "
+    "label, on log-normalised HVGs; counts out",
+    min_cells=1,
+    reference=_ZHENG,
+    per_label=True,
+)
+register_method(
+    "vae",
+    _lazy(".models.study", "train_vae"),
+    kind="deep",
+    description="the comparison study's MLP VAE of a dataset, conditioned on the label, on log-normalised "
+    "HVGs; counts out",
+    min_cells=1,
+    reference=_ZHENG,
 )

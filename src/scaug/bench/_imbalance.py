@@ -48,8 +48,8 @@ WEIGHTED = {"weighted_ce_balanced": "balanced", "weighted_ce_effective_number": 
 HYBRID = "hybrid"
 #: Conditions that are not registry methods (their names are kept apart from the registry's).
 CONDITIONS = (NONE, UNDERSAMPLE, *WEIGHTED, HYBRID)
-#: The study's methods that scaug has, then scaug's deep generators (the study's GAN and VAE are not
-#: in scaug; any registered method name can be added to ``methods``).
+#: The study's nine methods (its GAN and VAE are ``"gan"`` and ``"vae"``), then scaug's deep
+#: generators; any registered method name can be added to ``methods``.
 DEFAULT_METHODS = (
     NONE,
     UNDERSAMPLE,
@@ -57,6 +57,8 @@ DEFAULT_METHODS = (
     "smote",
     *WEIGHTED,
     HYBRID,
+    "gan",
+    "vae",
     "cscgan",
     "scgan",
     "garage",
@@ -113,8 +115,9 @@ def imbalance(
     * ``"random_undersample"``: every label cut to the smallest label's size
       (:func:`scaug.pp.resample`).
     * any registered method (:func:`scaug.methods`, e.g. ``"random_oversample"``, ``"smote"``,
-      ``"cscgan"``, ``"scgan"``, ``"garage"``): :func:`scaug.tl.augment` on the training fold with
-      ``n_cells`` from the minority rule; generators are trained on the fold's cells. They work in
+      the study's ``"gan"`` and ``"vae"``, ``"cscgan"``, ``"scgan"``, ``"garage"``):
+      :func:`scaug.tl.augment` on the training fold with ``n_cells`` from the minority rule;
+      generators are trained on the fold's cells (``"gan"``: one GAN per minority label). They work in
       the data's own space (counts: SMOTE interpolates counts, rounded stochastically), and their
       cells are transformed into the features like every other cell.
     * ``"weighted_ce_balanced"``, ``"weighted_ce_effective_number"``: the training fold, with the

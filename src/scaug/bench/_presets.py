@@ -43,7 +43,12 @@ def quick_settings(protocol: str) -> dict:
             "n_folds": 3,
             "n_top_genes": 400,
             "epochs": 20,
-            "train_kwargs": {"cscgan": {"max_steps": 100, "enable_progress_bar": False}},
+            "train_kwargs": {
+                "cscgan": {"max_steps": 100, "enable_progress_bar": False},
+                # the study's schedule (200 epochs): the GAN takes seconds per fold, the VAE under a minute
+                "gan": {"enable_progress_bar": False},
+                "vae": {"enable_progress_bar": False},
+            },
         }
     if protocol == "speed":
         return {

@@ -5,6 +5,7 @@ from ._gan import GANModelBase, GANModule, WGANGPTrainingPlan
 from ._load import load_model
 from .cscgan import CSCGAN
 from .scgan import SCGAN
+from .study import StudyGAN, StudyVAE
 
 __all__ = [
     "CSCGAN",
@@ -14,6 +15,8 @@ __all__ = [
     "GANModelBase",
     "GANModule",
     "SCVILatent",
+    "StudyGAN",
+    "StudyVAE",
     "WGANGPTrainingPlan",
     "load_model",
     "sample_counts",

@@ -8,7 +8,15 @@ from .._validation import ScaugInputError
 from ._files import read_model_file
 
 #: Saved model class names and the subpackage of scaug.models that holds each.
-_MODELS = {"CSCGAN": "cscgan", "SCGAN": "scgan", "GARAGE": "garage", "SCVIPPC": "scvi", "SCVILatent": "scvi"}
+_MODELS = {
+    "CSCGAN": "cscgan",
+    "SCGAN": "scgan",
+    "GARAGE": "garage",
+    "SCVIPPC": "scvi",
+    "SCVILatent": "scvi",
+    "StudyGAN": "study",
+    "StudyVAE": "study",
+}
 
 
 def load_model(dir_path: str, *, accelerator: str = "auto", device: int | str = "auto"):

@@ -124,6 +124,7 @@ def augment(
             random_state=random_state,
             model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
+            labels=[lab for lab, n in n_per_label.items() if n > 0],
         )
     else:
         gen = check_generator(method)

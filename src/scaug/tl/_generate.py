@@ -113,6 +113,7 @@ def generate(
             random_state=random_state,
             model_kwargs=model_kwargs,
             train_kwargs=train_kwargs,
+            labels=[lab for lab, n in n_per_label.items() if n > 0],
         )
         transforms = slot_transforms(model_or_adata, space)
     else:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anndata as ad
@@ -98,8 +99,15 @@ def fit_method(
     random_state: int,
     model_kwargs: dict | None,
     train_kwargs: dict | None,
+    labels: Sequence[str] | None = None,
 ) -> tuple[Generator, Space, float]:
-    """Check the input, build the training AnnData and run the method's train callable."""
+    """Check the input, build the training AnnData and run the method's train callable.
+
+    ``labels``: the labels the caller will generate, if known; a method that trains one model per
+    label (:attr:`MethodSpec.per_label`) then trains only those (``model_kwargs["labels"]``).
+    """
+    if spec.per_label and labels and "labels" not in (model_kwargs or {}):
+        model_kwargs = {**(model_kwargs or {}), "labels": list(labels)}
     # model_kwargs={"space": "continuous"} keeps log-normalised values as they are, on purpose
     count_route = spec.kind == "deep" and (model_kwargs or {}).get("space") != "continuous"
     train_adata, space = training_data(
