@@ -18,6 +18,10 @@ sys.path.insert(0, str(HERE / "extensions"))
 # The tutorials find the repository (R/read_scaug_h5ad.R, benchmarks/) through this variable:
 # they run in a temporary directory so that the files they write stay out of the source tree.
 os.environ.setdefault("SCAUG_REPO", str(HERE.parent))
+# numba (in the highly-variable-gene ranking) sets the OpenMP thread count that torch shares to its own
+# (every core), overriding OMP_NUM_THREADS for the trainings that follow; keep the two in step.
+if "OMP_NUM_THREADS" in os.environ:
+    os.environ.setdefault("NUMBA_NUM_THREADS", os.environ["OMP_NUM_THREADS"])
 
 project = "scaug"
 author = "scaug developers"
