@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-scaug
+DOC_STAMP := $(VENV)/.installed-scaug-doc
 
-.PHONY: install install-r demo test lint format bench clean
+.PHONY: install install-r demo test lint format bench docs clean
 
 install: $(STAMP)
 
@@ -43,5 +44,15 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_resample.py
 
+$(DOC_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,doc]"
+	touch $(DOC_STAMP)
+
+# The documentation site in docs/_build/html: API pages from the docstrings, user guide, benchmark
+# results, changelog, and the tutorials executed (offline, a few minutes on 2 cores; cached by their
+# code in docs/_build/.jupyter_cache, SCAUG_DOCS_EXECUTE=force re-runs them). Warnings are errors.
+docs: $(DOC_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache docs/_build docs/generated

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scaug")
 
+#: Metric groups :func:`compare` and :func:`scaug.tl.fidelity` compute (``metrics=`` picks among them).
 METRICS = (
     "classifier_auc",
     "mmd",
