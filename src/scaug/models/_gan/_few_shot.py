@@ -5,8 +5,9 @@ A conditional GAN learns a label with a handful of cells badly either way: train
 its "cells" look like the large labels; drawn often enough to be learnt, the critic sees the same
 few cells again and again and the generator collapses onto them. After adversarial training, scaug
 therefore fits only the *shift* of each few-shot label's conditional batch norm (one vector per
-hidden layer), then a bounded offset per gene of the output, so that the mean expression of its
-generated cells, drawn as counts as the critic sees them, matches the mean of its real cells.
+hidden layer) — and, on request, a bounded offset per gene of the output — so that the mean
+expression of its generated cells, drawn as counts as the critic sees them, matches the mean of its
+real cells.
 Everything that makes cells vary — the noise, the shared weights, the label's scale — stays as
 adversarial training left it, so the label's cells vary as real cells do and cannot become copies
 of the few: the fit has one vector per layer to move, not a cell to memorise.
