@@ -71,14 +71,7 @@ class SCVILatent(SCVIPPC):
 
         Examples
         --------
-        >>> import scaug
-        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
-        >>> scaug.models.SCVILatent.setup_anndata(adata, labels_key="cell_type")
-        >>> model = scaug.models.SCVILatent(adata)
-        >>> model.train(max_epochs=1, enable_progress_bar=False)
-        >>> X, labels = model.sample({"type_0": 5, "type_1": 3}, random_state=0)
-        >>> X.shape, list(labels[:2])
-        ((8, 30), ['type_0', 'type_0'])
+        See :class:`SCVILatent`, whose example trains a model and samples from it.
         """
         self._check_can_sample(n_per_label)
         prior_cells = self.module.n_latent if prior_cells is None else float(prior_cells)
