@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The real data lie beside the checkout (../shared/data), or where SCAUG_DATA_DIR says (as for the tests).
 DATA = Path(os.environ.get("SCAUG_DATA_DIR", ROOT.parent / "shared" / "data"))
 DATASETS = {"pbmc3k": ("pbmc3k_counts.h5ad", "louvain"), "paul15": ("paul15_counts.h5ad", "cell_type2")}
-FAST_METRICS = ["classifier_auc", "prdc", "label_fidelity", "memorisation"]
+FAST_METRICS = ["classifier_auc", "mmd", "prdc", "label_fidelity", "memorisation"]
 
 
 def split(adata: ad.AnnData, labels_key: str, seed: int = 0) -> tuple[ad.AnnData, ad.AnnData]:
@@ -66,6 +66,10 @@ def score(train, heldout, syn, labels_key: str, embedding) -> dict:
     counts = train.obs[labels_key].astype(str).value_counts()
     big = [lab for lab in counts.index if counts[lab] >= 30]
     coverage = v.loc["coverage", big]
+    # Issue 16's per-label target: labels of >= 10 training cells at >= 0.9 of the held-out ceiling.
+    fidelity_rel = (v.loc["label_fidelity"] / v.loc["label_fidelity_ceiling"]).drop("all")
+    fidelity_rel = fidelity_rel[[lab for lab in counts.index if counts[lab] >= 10]]
+    rarest = counts.idxmin()
     return {
         "auc": round(float(v.loc["classifier_auc", "all"]), 3),
         "label_fidelity": round(float(v.loc["label_fidelity", "all"]), 3),
@@ -75,6 +79,12 @@ def score(train, heldout, syn, labels_key: str, embedding) -> dict:
         ),
         "min_coverage_30": round(float(coverage.min()), 3),
         "min_coverage_label": str(coverage.idxmin()),
+        "min_label_fidelity_rel_10": round(float(fidelity_rel.min()), 3),
+        "min_label_fidelity_rel_label": str(fidelity_rel.idxmin()),
+        "rarest_label": f"{rarest} ({counts[rarest]})",
+        "rarest_coverage": round(float(v.loc["coverage", rarest]), 3),
+        "rarest_label_fidelity": round(float(v.loc["label_fidelity", rarest]), 3),
+        "mmd": round(float(v.loc["mmd", "all"]), 4),
         "memorisation_ratio": round(float(v.loc["memorisation_ratio", "all"]), 3),
         "coverage": json.dumps({k: round(float(x), 2) for k, x in v.loc["coverage"].dropna().items()}),
     }

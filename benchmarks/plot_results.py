@@ -1,10 +1,12 @@
-"""Figures and README tables from the committed downsampling and imbalance results.
+"""Figures and README tables from the committed downsampling, imbalance and generator results.
 
     python benchmarks/plot_results.py   # writes benchmarks/results/*.png, prints Markdown tables
 
 One figure per (dataset, target) of ``downsampling.csv`` (``scaug.pl.downsampling``: F1 against
 the target cells kept, mean over seeds with the seeds' range, the removed real cells dashed) and per
-dataset of ``imbalance.csv`` (``scaug.pl.imbalance``: macro-F1 bars and per-label F1 heatmap).
+dataset of ``imbalance.csv`` (``scaug.pl.imbalance``: macro-F1 bars and per-label F1 heatmap). The
+generators side by side: the rows of ``cscgan.csv`` tagged ``generators`` (``bench_cscgan.py
+--tag generators``), mean over their seeds.
 """
 
 from __future__ import annotations
@@ -82,6 +84,39 @@ def imbalance() -> None:
         )
 
 
+#: Columns of the generator table: (heading, column of cscgan.csv, format).
+GENERATOR_COLUMNS = [
+    ("AUC (0.5 ideal)", "auc", "{:.3f}"),
+    ("MMD", "mmd", "{:.4f}"),
+    ("memorisation", "memorisation_ratio", "{:.2f}"),
+    ("worst label fidelity / ceiling (labels ≥ 10 cells)", "min_label_fidelity_rel_10", "{:.2f}"),
+    ("rarest label coverage", "rarest_coverage", "{:.2f}"),
+    ("rarest label fidelity", "rarest_label_fidelity", "{:.2f}"),
+    ("training s", "train_seconds", "{:.0f}"),
+    ("cells/s", "gen_cells_per_s", "{:,.0f}"),
+]
+
+
+def generators() -> None:
+    path = RESULTS / "cscgan.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    table = table[table["tag"] == "generators"]
+    for dataset, part in table.groupby("dataset", sort=False):
+        grouped = part.groupby("method", sort=False)
+        means, sds = grouped[[c for _, c, _ in GENERATOR_COLUMNS]].mean(), grouped["auc"].std()
+        out = pd.DataFrame(index=means.index)
+        out["seeds"] = grouped["seed"].apply(lambda s: ", ".join(map(str, sorted(s))))
+        for heading, column, fmt in GENERATOR_COLUMNS:
+            out[heading] = means[column].map(lambda v, fmt=fmt: "—" if pd.isna(v) else fmt.format(v))
+        out["AUC (0.5 ideal)"] += sds.map(lambda v: "" if pd.isna(v) else f" ± {v:.3f}")
+        rarest = part["rarest_label"].iloc[0]
+        print(f"\n{dataset} (rarest label {rarest}): mean over seeds, 1 torch thread\n")
+        print(_markdown(out.sort_values("AUC (0.5 ideal)")))
+
+
 if __name__ == "__main__":
     downsampling()
     imbalance()
+    generators()
