@@ -5,12 +5,11 @@ A conditional GAN learns a label with a handful of cells badly either way: train
 its "cells" look like the large labels; drawn often enough to be learnt, the critic sees the same
 few cells again and again and the generator collapses onto them. After adversarial training, scaug
 therefore fits only the *shift* of each few-shot label's conditional batch norm (one vector per
-hidden layer) — and, on request, a bounded offset per gene of the output — so that the mean
-expression of its generated cells, drawn as counts as the critic sees them, matches the mean of its
-real cells.
-Everything that makes cells vary — the noise, the shared weights, the label's scale — stays as
-adversarial training left it, so the label's cells vary as real cells do and cannot become copies
-of the few: the fit has one vector per layer to move, not a cell to memorise.
+hidden layer) so that the mean expression of its generated cells, drawn as counts as the critic
+sees them, matches the mean of its real cells. Everything that makes cells vary — the noise, the
+shared weights, the label's scale — stays as adversarial training left it, so the label's cells
+vary as real cells do and cannot become copies of the few: the fit has one vector per layer to
+move, not a cell to memorise.
 
 Library sizes of a few-shot label are borrowed the same way: centred on its cells' (log) library
 sizes, with the spread of the well-populated labels.
@@ -69,93 +68,22 @@ def fit_label_shift(
     >>> bool(last < first)
     True
     """
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     norms = module.generator.norms
     if not norms or not norms[0].n_labels:
         raise ValueError("only a label-conditional generator has a label conditioning to fit")
-    shifts = [bn.shift.weight for bn in norms]
-    return _fit_rows(module, code, cells, library, shifts, steps, lr, batch_size, generator, rng)
-
-
-def fit_label_offset(
-    module: GANModule,
-    code: int,
-    cells: torch.Tensor,
-    library: np.ndarray | None,
-    *,
-    bound: float = 2.0,
-    steps: int = 300,
-    lr: float = 1e-2,
-    batch_size: int = 256,
-    generator: torch.Generator | None = None,
-    rng: np.random.Generator | None = None,
-) -> float:
-    """Fit the output offsets of label ``code`` (one per gene) to the mean of its real ``cells``.
-
-    What the batch-norm shifts (:func:`fit_label_shift`, run first) cannot reach — a label that
-    sits between populated ones needs gene-specific changes the shared layers were never trained
-    to make — is left to one offset per gene, added to the generator's output before the softmax
-    (a log fold change of the label's profile). Each offset is kept within ``±bound``, so a gene
-    absent from the few cells is made rarer, not impossible; the noise and the shared weights
-    still make every cell different.
-
-    Parameters
-    ----------
-    module, code, cells, library, steps, lr, batch_size, generator, rng
-        As in :func:`fit_label_shift`.
-    bound
-        Largest absolute offset per gene (``2``: at most a ``e**2`` ≈ 7.4-fold change).
-
-    Returns
-    -------
-    The final loss, as in :func:`fit_label_shift`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> m = GANModule(20, 2, n_hidden_generator=(16,), n_hidden_critic=(16,), library_size=1e4)
-    >>> cells = torch.poisson(torch.rand(2, 20) * 50)
-    >>> g = torch.Generator().manual_seed(0)
-    >>> library = cells.sum(1).numpy()
-    >>> before = fit_label_shift(m, 1, cells, library, steps=100, generator=g)
-    >>> after = fit_label_offset(m, 1, cells, library, steps=100, generator=g)
-    >>> bool(after < before), bool(m.generator.label_offset.abs().max() <= 2.0)
-    (True, True)
-    """
-    offsets = module.generator.label_offset
-    if not len(offsets):
-        raise ValueError("only a label-conditional generator has label offsets to fit")
-    return _fit_rows(
-        module, code, cells, library, [offsets], steps, lr, batch_size, generator, rng, bound=bound
-    )
-
-
-def _fit_rows(
-    module: GANModule,
-    code: int,
-    cells: torch.Tensor,
-    library: np.ndarray | None,
-    tables: list[torch.Tensor],
-    steps: int,
-    lr: float,
-    batch_size: int,
-    generator: torch.Generator | None,
-    rng: np.random.Generator | None,
-    *,
-    bound: float | None = None,
-) -> float:
-    """Adam on row ``code`` of each of ``tables`` (label-indexed weights), everything else frozen."""
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
     was_training = module.training
     # Running batch-norm statistics: each generated cell depends on its own noise only.
     module.eval()
     frozen = {p: p.requires_grad for p in module.parameters()}
     for p in frozen:
         p.requires_grad_(False)
-    for table in tables:
-        table.requires_grad_(True)
-    opt = torch.optim.Adam(tables, lr=lr)
-    device = tables[0].device
+    shifts = [bn.shift.weight for bn in norms]
+    for w in shifts:
+        w.requires_grad_(True)
+    opt = torch.optim.Adam(shifts, lr=lr)
+    device = shifts[0].device
     target = _critic_space(module, cells.to(device).float(), None).mean(0)
     labels = torch.full((batch_size,), code, dtype=torch.long, device=device)
     rng = rng or np.random.default_rng(0)
@@ -169,19 +97,12 @@ def _fit_rows(
             loss = ((fake.mean(0) - target) ** 2).mean()
             opt.zero_grad()
             loss.backward()
-            for table in tables:  # only this label's row moves
-                keep = torch.zeros_like(table.grad)
+            for w in shifts:  # only this label's row moves
+                keep = torch.zeros_like(w.grad)
                 keep[code] = 1.0
-                table.grad.mul_(keep)
+                w.grad.mul_(keep)
             opt.step()
-            if bound is not None:
-                with torch.no_grad():
-                    for table in tables:
-                        table[code].clamp_(-bound, bound)
     finally:
-        for table in tables:
-            table.requires_grad_(False)
-            table.grad = None
         for p, flag in frozen.items():
             p.requires_grad_(flag)
         module.train(was_training)

@@ -21,7 +21,7 @@ from scvi import REGISTRY_KEYS, settings
 from ..._validation import ScaugInputError
 from .._counts import CountSampler
 from .._profile_model import Output, ProfileModelBase, check_output_options
-from ._few_shot import borrow_library_sizes, fit_label_offset, fit_label_shift
+from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._module import GANModule
 from ._trainingplan import WGANGPTrainingPlan
 
@@ -238,31 +238,20 @@ class GANModelBase(ProfileModelBase):
         return [lab for lab, n in self.label_counts_.items() if n < limit]
 
     def fit_few_shot(
-        self,
-        labels: Sequence[str] | None = None,
-        *,
-        steps: int = 300,
-        lr: float = 1e-2,
-        offset_bound: float | None = None,
+        self, labels: Sequence[str] | None = None, *, steps: int = 300, lr: float = 1e-2
     ) -> pd.Series:
         """Fit the conditioning of few-shot labels to the mean expression of their real cells.
 
         Called at the end of :meth:`train` for :attr:`few_shot_labels`; see
         :mod:`scaug.models._gan._few_shot` for why: only each label's conditional batch-norm
-        shifts move (and, on request, a bounded offset per gene of the output), so its cells keep
-        the variation the generator learnt from all labels.
+        shifts move, so its cells keep the variation the generator learnt from all labels.
 
         Parameters
         ----------
         labels
             Labels to fit (default :attr:`few_shot_labels`).
         steps, lr
-            Adam steps and learning rate (of each of the two fits).
-        offset_bound
-            Also fit a per-gene output offset of each label, each within ``±offset_bound``
-            (:func:`~scaug.models._gan._few_shot.fit_label_offset`, e.g. ``2.0``); ``None``
-            (default): the shifts only. Not yet measured in the downsampling benchmark, hence off
-            by default (``benchmarks/diagnose_few_shot.py`` compares both on one trained model).
+            Adam steps and learning rate.
 
         Returns
         -------
@@ -298,19 +287,11 @@ class GANModelBase(ProfileModelBase):
             cells = torch.as_tensor(cells.toarray() if sparse.issparse(cells) else np.asarray(cells))
             library = None if self.library_sizes_ is None else self.library_sizes_[lab][:, 0]
             code = self.labels.index(lab)
-            fit = {"steps": steps, "lr": lr, "generator": generator, "rng": rng}
-            with torch.no_grad():
-                self.module.generator.label_offset[code] = 0.0
-            losses[lab] = fit_label_shift(self.module, code, cells, library, **fit)
-            shift_loss = losses[lab]
-            if offset_bound is not None:
-                losses[lab] = fit_label_offset(self.module, code, cells, library, bound=offset_bound, **fit)
+            losses[lab] = fit_label_shift(
+                self.module, code, cells, library, steps=steps, lr=lr, generator=generator, rng=rng
+            )
             logger.info(
-                "few-shot label %r (%d cells): conditioning fitted, loss %.4f (shifts alone %.4f)",
-                lab,
-                len(cells),
-                losses[lab],
-                shift_loss,
+                "few-shot label %r (%d cells): conditioning fitted, loss %.4f", lab, len(cells), losses[lab]
             )
         self.train_params_["few_shot_loss"] = {lab: round(v, 6) for lab, v in losses.items()}
         return pd.Series(losses, dtype=np.float64)

@@ -54,9 +54,6 @@ class GeneratorNetwork(nn.Module):
         self.linears = nn.ModuleList(nn.Linear(a, b, bias=False) for a, b in pairwise(widths))
         self.norms = nn.ModuleList(ConditionalBatchNorm1d(w, n_labels) for w in n_hidden)
         self.output = nn.Linear(widths[-1], n_output)
-        # Per-label offsets of the output (log fold changes before a softmax): zero after adversarial
-        # training, fitted only for few-shot labels (see _few_shot.fit_label_offset).
-        self.register_buffer("label_offset", torch.zeros(max(n_labels, 0), n_output))
         self.lsn = LSN(library_size, activation=activation)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -64,15 +61,7 @@ class GeneratorNetwork(nn.Module):
         h = z
         for linear, norm in zip(self.linears, self.norms, strict=True):
             h = torch.relu(norm(linear(h), labels))
-        out = self.output(h)
-        if labels is not None and len(self.label_offset):
-            out = out + self.label_offset[labels]
-        return self.lsn(out)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # Models saved before label offsets existed have none: zero, as after adversarial training.
-        state_dict.setdefault(prefix + "label_offset", torch.zeros_like(self.label_offset))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        return self.lsn(self.output(h))
 
 
 class ProjectionCritic(nn.Module):
