@@ -159,6 +159,7 @@ PUBLIC_MODULES = [
     "scaug.models.scgan",
     "scaug.models.garage",
     "scaug.models.scvi",
+    "scaug.models.activa",
     "scaug.datasets",
     "scaug.resample",
 ]

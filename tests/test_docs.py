@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "scaug.models.scgan",
     "scaug.models.garage",
     "scaug.models.scvi",
+    "scaug.models.activa",
     "scaug.datasets",
     "scaug.resample",
 ]

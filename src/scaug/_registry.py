@@ -230,3 +230,12 @@ register_method(
     min_cells=1,
     reference=_ZHENG,
 )
+register_method(
+    "activa",
+    _lazy(".models.activa", "train_activa"),
+    kind="deep",
+    description="ACTIVA: introspective VAE (encoder = adversary with margin m) with an ACTINN cell-type "
+    "loss; latents from the label's region of the latent space; counts out",
+    min_cells=1,
+    reference="Heydari et al. 2021 (ACTIVA), Bioinformatics",
+)

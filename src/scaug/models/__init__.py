@@ -3,11 +3,13 @@
 from ._counts import sample_counts
 from ._gan import GANModelBase, GANModule, WGANGPTrainingPlan
 from ._load import load_model
+from .activa import ACTIVA
 from .cscgan import CSCGAN
 from .scgan import SCGAN
 from .study import StudyGAN, StudyVAE
 
 __all__ = [
+    "ACTIVA",
     "CSCGAN",
     "GARAGE",
     "SCGAN",

@@ -9,6 +9,7 @@ from ._files import read_model_file
 
 #: Saved model class names and the subpackage of scaug.models that holds each.
 _MODELS = {
+    "ACTIVA": "activa",
     "CSCGAN": "cscgan",
     "SCGAN": "scgan",
     "GARAGE": "garage",
