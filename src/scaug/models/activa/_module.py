@@ -10,6 +10,7 @@ from scvi import REGISTRY_KEYS
 from scvi.module.base import BaseModuleClass, LossOutput, auto_move_data
 from torch.nn import functional as F
 
+from .._counts import draw_counts
 from ..study._networks import generator, mlp
 from ..study._scaling import MinMaxScaling
 
@@ -188,7 +189,7 @@ class ACTIVAModule(BaseModuleClass):
         if not s.log_normalise:
             return x
         rates = s.profiles(x.detach()) * (totals[:, None] / s.target_sum)
-        values = torch.log1p(torch.poisson(rates, generator=rng) * (s.target_sum / totals[:, None]))
+        values = torch.log1p(draw_counts(rates, "poisson", rng) * (s.target_sum / totals[:, None]))
         return x + ((values - s.lower) / s._span() * 2 - 1 - x).detach()
 
     def set_regions(self, centres: np.ndarray, covariances: np.ndarray) -> None:
