@@ -190,6 +190,13 @@ def test_fidelity_with_a_held_out_mudata_writes_into_the_modality(tmp_path):
     pd.testing.assert_frame_equal(table, expected)
     fig = scaug.pl.fidelity(aug, mod="rna", show=False)
     assert fig is not None and len(fig.axes) > 0
+    # every panel reads the modality's results, as on the modality's AnnData
+    for panel in (scaug.pl.fidelity_scores, scaug.pl.fidelity_library_size, scaug.pl.fidelity_sparsity):
+        on_mudata, on_modality = panel(aug, mod="rna", show=False), panel(aug["rna"], show=False)
+        assert [t.get_text() for t in on_mudata.get_xticklabels()] == [
+            t.get_text() for t in on_modality.get_xticklabels()
+        ]
+        assert len(on_mudata.patches) == len(on_modality.patches) > 0
     # a MuData reference needs mod too
     with pytest.raises(ScaugInputError, match=r"reference is a MuData: pass mod="):
         scaug.tl.fidelity(aug["rna"], reference=heldout, metrics=metrics)
@@ -207,11 +214,16 @@ def _pl_fidelity(data, **kw):
     return scaug.pl.fidelity(data, show=False, **kw)
 
 
+def _pl_fidelity_umap(data, **kw):
+    return scaug.pl.fidelity_umap(data, show=False, **kw)
+
+
 CALLS = {
     "augment": _augment,
     "generate": _generate,
     "fidelity": scaug.tl.fidelity,
     "pl.fidelity": _pl_fidelity,
+    "pl.fidelity_umap": _pl_fidelity_umap,
 }
 
 

@@ -11,7 +11,14 @@ from scipy import sparse
 import scaug
 from scaug.cli import main
 from scaug.models import CSCGAN, SCGAN
-from scaug.models._counts import RowStack, poisson_csr, sample_counts, sample_from_profiles
+from scaug.models._counts import (
+    RowStack,
+    dense_draw_csr,
+    generator_on,
+    poisson_csr,
+    sample_counts,
+    sample_from_profiles,
+)
 from scaug.models._gan import LSN, GANModule, GANTrainingError, ProjectionCritic
 
 SMALL = {"n_latent": 8, "n_hidden_generator": (16,), "n_hidden_critic": (16,), "n_top_genes": 40}
@@ -144,6 +151,22 @@ def test_poisson_csr_is_poisson():
     two = poisson_csr(rates, np.random.default_rng(3), n_threads=2)
     assert (one != two).nnz == 0
     assert (one != poisson_csr(rates, np.random.default_rng(4))).nnz > 0
+
+
+def test_counts_drawn_on_the_profiles_device_come_back_sparse_and_seeded():
+    # the path a GPU takes (Poisson draws with torch, only non-zero counts to the CPU), run on the CPU
+    rates = torch.as_tensor(np.random.default_rng(0).gamma(0.3, 2.0, size=(2000, 50)), dtype=torch.float32)
+    rates[:, 7] = 0
+    X = dense_draw_csr(rates, "poisson", torch.Generator().manual_seed(0))
+    assert X.has_sorted_indices and X[:, 7].nnz == 0 and np.array_equal(X.data, np.round(X.data))
+    assert np.abs(X.toarray().mean(0) - rates.numpy().mean(0)).max() < 0.15
+    assert (dense_draw_csr(rates, "poisson", torch.Generator().manual_seed(0)) != X).nnz == 0
+    # a generator for another device is seeded by one draw from the caller's generator: same seed, same generator
+    cpu = torch.device("cpu")
+    same = [generator_on(cpu, np.random.default_rng(5)).initial_seed() for _ in range(2)]
+    assert same[0] == same[1] != generator_on(cpu, np.random.default_rng(6)).initial_seed()
+    rng = torch.Generator().manual_seed(1)
+    assert generator_on(cpu, rng) is rng
 
 
 def test_count_sampling_matches_library_sizes():

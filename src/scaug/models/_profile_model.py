@@ -249,11 +249,11 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
     def _profiles(
         self, codes: np.ndarray, torch_rng: torch.Generator, library: np.ndarray | None
     ) -> torch.Tensor:
-        """Generated profiles (cells x modelled genes, on the CPU) for label ``codes`` at ``library`` sizes.
+        """Generated profiles (cells x modelled genes, on the model's device) for label ``codes`` at ``library`` sizes.
 
-        Counts: non-negative relative expression (rescaled to the library size by sampling);
-        continuous space: values of that space. Noise is drawn from ``torch_rng`` on the CPU, so
-        seeds hold on any device.
+        Counts: non-negative relative expression (rescaled to the library size by sampling, on that
+        device); continuous space: values of that space. Noise is drawn from ``torch_rng`` on the
+        CPU, so that a seed gives the same profiles on any device.
         """
         raise NotImplementedError
 
@@ -288,7 +288,7 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         ``library_size``.
         """
         if self.space != "counts":
-            return self._place(sparse.csr_matrix(profiles.numpy()), "modelled")
+            return self._place(sparse.csr_matrix(profiles.cpu().numpy()), "modelled")
         has_background = len(self.background_genes_) > 0
         if self.counts:
             sampler = self.init_params_["non_kwargs"]["count_sampler"]
@@ -300,6 +300,7 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
                 background = sample_from_profiles(self.background_profiles_, codes, library[:, 1], rng)
                 out = out + self._place(background, "background")
             return out
+        profiles = profiles.cpu()
         totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12).numpy()
         expected = profiles.numpy() / totals * library[:, :1]
         out = self._place(sparse.csr_matrix(expected), "modelled")

@@ -7,19 +7,25 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ScaugInputError
-from ._docs import doc_ax_show_save, doc_key_run, doc_params, doc_returns_axes
+from ._docs import doc_ax_show_save, doc_key_run, doc_mod, doc_params, doc_returns_axes
 from ._utils import new_axes, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from mudata import MuData
 
 MAX_GENES = 40
 
 
-@doc_params(doc_key_run=doc_key_run, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_key_run=doc_key_run,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_correlation(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
@@ -27,6 +33,7 @@ def fidelity_correlation(
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Gene-gene correlation of marker genes: upper triangle real cells, lower triangle synthetic.
 
@@ -35,11 +42,12 @@ def fidelity_correlation(
     Parameters
     ----------
     adata
-        AnnData with results of :func:`scaug.tl.fidelity` (computed with the ``"correlation"`` metric).
+        AnnData (or MuData, with ``mod``) with results of :func:`scaug.tl.fidelity` (computed with the ``"correlation"`` metric).
     {doc_key_run}
     max_genes
         Marker genes shown at most (the first ones: markers are ordered by label).
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -51,7 +59,7 @@ def fidelity_correlation(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["correlation"])
     >>> ax = scaug.pl.fidelity_correlation(aug, show=False)
     """
-    entry, run = selected_run(adata, key, run)
+    entry, run = selected_run(adata, key, run, mod)
     corr = entry.get("correlation", {}).get(run)
     if corr is None:
         raise ScaugInputError(

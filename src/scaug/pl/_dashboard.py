@@ -50,7 +50,7 @@ def fidelity(
     {doc_show_save}
     mod
         With a MuData (required then): the modality :func:`scaug.tl.fidelity` evaluated. The panel
-        functions take that modality itself: ``scaug.pl.fidelity_umap(mdata["rna"])``.
+        functions take it too: ``scaug.pl.fidelity_umap(mdata, mod="rna")``.
 
     Returns
     -------

@@ -10,7 +10,7 @@ F = TypeVar("F", bound=Callable)
 
 doc_adata = """\
 adata
-    AnnData with results of :func:`scaug.tl.fidelity`."""
+    AnnData (or MuData, with ``mod``) with results of :func:`scaug.tl.fidelity`."""
 
 doc_key_run = """\
 key
@@ -19,6 +19,10 @@ run
     Run to plot (default: the first evaluated run)."""
 
 doc_results = f"{doc_adata}\n{doc_key_run}"
+
+doc_mod = """\
+mod
+    With a MuData (required then): the modality :func:`scaug.tl.fidelity` evaluated."""
 
 doc_show_save = """\
 show, save

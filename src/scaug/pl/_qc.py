@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
+from ._docs import doc_ax_show_save, doc_mod, doc_params, doc_results, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
@@ -21,17 +21,24 @@ from ._utils import (
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from mudata import MuData
 
 
-@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_results=doc_results,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_library_size(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Histograms of per-cell library size (total counts), held-out real vs synthetic.
 
@@ -42,6 +49,7 @@ def fidelity_library_size(
     ----------
     {doc_results}
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -53,22 +61,28 @@ def fidelity_library_size(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["marginals"])
     >>> ax = scaug.pl.fidelity_library_size(aug, show=False)
     """
-    ax = _histograms(adata, "library_size", key=key, run=run, ax=ax, log=True)
+    ax = _histograms(adata, "library_size", key=key, run=run, mod=mod, ax=ax, log=True)
     ax.set_xlabel("library size (log10 of the total per cell)")
     ax.set_title("library sizes")
     savefig_or_show("scaug_fidelity_library_size", ax.figure, show=show, save=save)
     return ax if show is False else None
 
 
-@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_results=doc_results,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_sparsity(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Histograms of per-cell sparsity (share of zero genes), held-out real vs synthetic.
 
@@ -78,6 +92,7 @@ def fidelity_sparsity(
     ----------
     {doc_results}
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -89,20 +104,20 @@ def fidelity_sparsity(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["marginals"])
     >>> ax = scaug.pl.fidelity_sparsity(aug, show=False)
     """
-    ax = _histograms(adata, "sparsity", key=key, run=run, ax=ax, log=False)
+    ax = _histograms(adata, "sparsity", key=key, run=run, mod=mod, ax=ax, log=False)
     ax.set_xlabel("share of zero genes per cell")
     ax.set_title("sparsity")
     savefig_or_show("scaug_fidelity_sparsity", ax.figure, show=show, save=save)
     return ax if show is False else None
 
 
-def _histograms(adata, column: str, *, key: str, run: str | None, ax, log: bool):
+def _histograms(adata, column: str, *, key: str, run: str | None, mod: str | None, ax, log: bool):
     """Overlaid histograms, real vs synthetic, every generated label given the same weight on both sides.
 
     Augmentation generates mostly rare labels; unweighted, the synthetic histogram would show the
     rare labels and the real one the large labels.
     """
-    entry, run = selected_run(adata, key, run)
+    entry, run = selected_run(adata, key, run, mod)
     cells = run_cells(entry, run)
     cells = cells[cells["label"].isin(generated_labels(entry, run))]
     ax = new_axes(ax, figsize=(4, 3))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
+from ._docs import doc_ax_show_save, doc_mod, doc_params, doc_results, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
@@ -21,17 +21,24 @@ from ._utils import (
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from mudata import MuData
 
 
-@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_results=doc_results,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_rem(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Box plots of per-cell reconstruction error, held-out real vs synthetic, for each generated label.
 
@@ -43,6 +50,7 @@ def fidelity_rem(
     ----------
     {doc_results}
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -54,7 +62,7 @@ def fidelity_rem(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["rem"])
     >>> ax = scaug.pl.fidelity_rem(aug, show=False)
     """
-    entry, run = selected_run(adata, key, run)
+    entry, run = selected_run(adata, key, run, mod)
     cells = run_cells(entry, run)
     labels = generated_labels(entry, run)
     ax = new_axes(ax, figsize=(4.5, 0.6 + 0.5 * len(labels)))

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ..metrics._utils import ALL
-from ._docs import doc_ax_show_save, doc_params, doc_results, doc_returns_axes
+from ._docs import doc_ax_show_save, doc_mod, doc_params, doc_results, doc_returns_axes
 from ._utils import generated_labels, new_axes, run_table, savefig_or_show, selected_run
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from mudata import MuData
 
 # score name -> (bar colour, description); every score is 1 for synthetic cells as good as real ones
 SCORES = {
@@ -43,15 +44,21 @@ def scores(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return out.clip(0, 1)
 
 
-@doc_params(doc_results=doc_results, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_results=doc_results,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_scores(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     key: str = "scaug_fidelity",
     run: str | None = None,
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Horizontal bars per label: coverage, precision, indistinguishability and label fidelity.
 
@@ -63,6 +70,7 @@ def fidelity_scores(
     ----------
     {doc_results}
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -74,7 +82,7 @@ def fidelity_scores(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy(), metrics=["prdc", "label_fidelity"])
     >>> ax = scaug.pl.fidelity_scores(aug, show=False)
     """
-    entry, run = selected_run(adata, key, run)
+    entry, run = selected_run(adata, key, run, mod)
     table = run_table(entry, run)
     labels = [ALL, *generated_labels(entry, run)]
     values = scores(table, labels)

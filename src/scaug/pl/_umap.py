@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 from .._validation import ScaugInputError
-from ._docs import doc_ax_show_save, doc_key_run, doc_params, doc_returns_axes
+from ._docs import doc_ax_show_save, doc_key_run, doc_mod, doc_params, doc_returns_axes
 from ._utils import (
     REAL_COLOUR,
     SYNTHETIC_COLOUR,
@@ -19,11 +19,17 @@ from ._utils import (
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
+    from mudata import MuData
 
 
-@doc_params(doc_key_run=doc_key_run, doc_ax_show_save=doc_ax_show_save, doc_returns_axes=doc_returns_axes)
+@doc_params(
+    doc_key_run=doc_key_run,
+    doc_ax_show_save=doc_ax_show_save,
+    doc_returns_axes=doc_returns_axes,
+    doc_mod=doc_mod,
+)
 def fidelity_umap(
-    adata: AnnData,
+    adata: AnnData | MuData,
     *,
     color: Literal["origin", "label"] = "origin",
     key: str = "scaug_fidelity",
@@ -31,6 +37,7 @@ def fidelity_umap(
     ax: Axes | None = None,
     show: bool | None = None,
     save: bool | str | None = None,
+    mod: str | None = None,
 ) -> Axes | None:
     """Joint UMAP of held-out real and synthetic cells, coloured by origin or by label.
 
@@ -40,11 +47,12 @@ def fidelity_umap(
     Parameters
     ----------
     adata
-        AnnData with results of :func:`scaug.tl.fidelity` (computed with the ``"umap"`` metric).
+        AnnData (or MuData, with ``mod``) with results of :func:`scaug.tl.fidelity` (computed with the ``"umap"`` metric).
     color
         ``"origin"``: real grey, synthetic red; ``"label"``: by cell type, synthetic cells outlined.
     {doc_key_run}
     {doc_ax_show_save}
+    {doc_mod}
 
     {doc_returns_axes}
 
@@ -56,7 +64,7 @@ def fidelity_umap(
     >>> _ = scaug.tl.fidelity(aug, reference=adata[600:].copy())
     >>> ax = scaug.pl.fidelity_umap(aug, color="label", show=False)
     """
-    entry, run = selected_run(adata, key, run)
+    entry, run = selected_run(adata, key, run, mod)
     cells = run_cells(entry, run)
     if "umap1" not in cells:
         raise ScaugInputError(

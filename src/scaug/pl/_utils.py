@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ScaugInputError
+from ..tl._mudata import modality
 
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 REAL_COLOUR = "#9e9e9e"
 SYNTHETIC_COLOUR = "#e4572e"
@@ -39,9 +41,11 @@ def pick_run(entry: dict, run: str | None) -> str:
     return run
 
 
-def selected_run(adata: AnnData, key: str, run: str | None) -> tuple[dict, str]:
-    """The checked results in ``uns[key]`` and the run to plot from them (see :func:`pick_run`)."""
-    entry = results(adata, key)
+def selected_run(
+    adata: AnnData | MuData, key: str, run: str | None, mod: str | None = None
+) -> tuple[dict, str]:
+    """The checked results in ``uns[key]`` (of modality ``mod`` for a MuData) and the run to plot (:func:`pick_run`)."""
+    entry = results(modality(adata, mod).data, key)
     return entry, pick_run(entry, run)
 
 

@@ -78,7 +78,7 @@ def fidelity(
         ``adata.uns[key_added]`` receives the results (h5ad-safe): ``"table"``, ``"warnings"``,
         ``"notes"``, ``"cells"`` (per-cell plot data), ``"correlation"``, ``"seconds"`` (time per
         step) and ``"params"``. For a MuData: ``mdata[mod].uns[key_added]``, where the plots read
-        it (``scaug.pl.fidelity(mdata, mod=mod)`` or ``scaug.pl.fidelity_*(mdata[mod])``).
+        it (``scaug.pl.fidelity(mdata, mod=mod)``, ``scaug.pl.fidelity_umap(mdata, mod=mod)``, ...).
     run
         Run id(s) to evaluate (default: every run).
     labels_key, layer

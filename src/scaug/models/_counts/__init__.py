@@ -1,6 +1,6 @@
 """Count output shared by every count generator: library sizes, count draws, profile sampling."""
 
-from ._draw import CountSampler, draw_counts, poisson_csr, sample_counts
+from ._draw import CountSampler, dense_draw_csr, draw_counts, generator_on, poisson_csr, sample_counts
 from ._library import draw_library_sizes, library_sizes_by_label
 from ._profiles import mean_profiles, sample_from_profiles, with_columns
 from ._rowstack import RowStack
@@ -8,8 +8,10 @@ from ._rowstack import RowStack
 __all__ = [
     "CountSampler",
     "RowStack",
+    "dense_draw_csr",
     "draw_counts",
     "draw_library_sizes",
+    "generator_on",
     "library_sizes_by_label",
     "mean_profiles",
     "poisson_csr",

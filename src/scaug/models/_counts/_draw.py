@@ -25,6 +25,11 @@ def sample_counts(
 ) -> sparse.csr_matrix:
     """Integer counts from non-negative expression profiles (cells x genes).
 
+    Counts are drawn on the profiles' device and only the non-zero counts are moved to the CPU
+    (a GPU sends a sparse matrix, not the dense profiles). On the CPU the counts follow ``rng``
+    directly; on another device they follow a generator there, seeded by one draw from ``rng``
+    (the same seed gives the same cells on that device). ``"multinomial"`` draws on the CPU.
+
     Parameters
     ----------
     profiles
@@ -38,8 +43,8 @@ def sample_counts(
         time); ``"poisson"``: independent Poisson counts with those means; ``"multinomial"``:
         exactly the library size per cell (slowest).
     rng
-        A :class:`torch.Generator` for ``"round"``, a :class:`numpy.random.Generator` for
-        ``"poisson"`` (see :func:`poisson_csr`) and ``"multinomial"``.
+        A :class:`torch.Generator` on the CPU for ``"round"``, a :class:`numpy.random.Generator`
+        for ``"poisson"`` (see :func:`poisson_csr`) and ``"multinomial"``.
 
     Returns
     -------
@@ -56,17 +61,55 @@ def sample_counts(
     totals = profiles.sum(dim=1, keepdim=True).clamp_min(1e-12)
     if sampler in ("round", "poisson"):
         scale = torch.as_tensor(library_sizes, dtype=profiles.dtype, device=profiles.device)[:, None] / totals
-        if sampler == "poisson":
-            return poisson_csr((profiles * scale).cpu().numpy(), rng)
-        values = draw_counts(profiles * scale, "round", rng)
-        rows, cols = torch.nonzero(values, as_tuple=True)  # row-major: rows come out sorted
-        return _csr(rows.numpy(), cols.numpy(), values[rows, cols].numpy(), tuple(profiles.shape))
+        if sampler == "poisson" and profiles.device.type == "cpu":
+            return poisson_csr((profiles * scale).numpy(), rng)
+        return dense_draw_csr(profiles * scale, sampler, generator_on(profiles.device, rng))
     if sampler == "multinomial":
         pvals = (profiles / totals).double().cpu().numpy()
         pvals /= pvals.sum(axis=1, keepdims=True)
         counts = rng.multinomial(np.asarray(library_sizes, dtype=np.int64), pvals)
         return sparse.csr_matrix(counts.astype(np.float32))
     raise ValueError(f"unknown count sampler {sampler!r} (use 'round', 'poisson' or 'multinomial')")
+
+
+def dense_draw_csr(
+    rates: torch.Tensor, sampler: Literal["poisson", "round"], rng: torch.Generator
+) -> sparse.csr_matrix:
+    """:func:`draw_counts` on the device of ``rates``; only the non-zero counts come to the CPU, as CSR.
+
+    Examples
+    --------
+    >>> import torch
+    >>> dense_draw_csr(torch.tensor([[2.0, 0.0]]), "round", torch.Generator()).toarray().tolist()
+    [[2.0, 0.0]]
+    """
+    values = draw_counts(rates, sampler, rng)
+    rows, cols = torch.nonzero(values, as_tuple=True)  # row-major: rows come out sorted
+    return _csr(rows.cpu().numpy(), cols.cpu().numpy(), values[rows, cols].cpu().numpy(), tuple(rates.shape))
+
+
+def generator_on(device: torch.device, rng: torch.Generator | np.random.Generator) -> torch.Generator:
+    """A torch generator on ``device``: ``rng`` itself if it is one there, else one seeded by a draw from ``rng``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> rng = torch.Generator().manual_seed(0)
+    >>> generator_on(torch.device("cpu"), rng) is rng
+    True
+    """
+    if isinstance(rng, torch.Generator) and _same_device(rng.device, device):
+        return rng
+    if isinstance(rng, torch.Generator):
+        seed = int(torch.randint(2**62, (1,), generator=rng))
+    else:
+        seed = int(rng.integers(2**62))
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """Same device type, and the same index where both name one (``cuda`` means the current ``cuda:0``)."""
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
 
 
 def draw_counts(

@@ -301,10 +301,10 @@ class GANModelBase(ProfileModelBase):
     def _profiles(
         self, codes: np.ndarray, torch_rng: torch.Generator, library: np.ndarray | None
     ) -> torch.Tensor:
-        """Generated profiles for label ``codes`` at ``library`` sizes (noise drawn on CPU, so seeds hold on any device)."""
+        """Generated profiles for label ``codes`` at ``library`` sizes, on the model's device (noise drawn on the CPU)."""
         device = next(self.module.parameters()).device
         labels = torch.as_tensor(codes, dtype=torch.long)
         z = self.module.latent(labels, torch_rng).to(device)
         size = None if library is None else torch.as_tensor(library[:, 0], dtype=torch.float32, device=device)
         with torch.inference_mode():
-            return self.module.generate(labels.to(device), z=z, library=size).cpu()
+            return self.module.generate(labels.to(device), z=z, library=size)

@@ -13,6 +13,7 @@ from scipy import sparse
 from scvi import REGISTRY_KEYS
 
 from ..._validation import ScaugInputError
+from .._counts import generator_on
 from ..scvi._label_region import label_regions
 from ..study._model import StudyModelBase, check_positive_int, check_widths
 from ._module import ACTINN_HIDDEN, ACTIVAModule
@@ -319,10 +320,10 @@ class ACTIVA(StudyModelBase):
         labels = torch.as_tensor(codes, dtype=torch.long)
         with torch.inference_mode():
             if generation == "region":
-                scaled = self.module.decoder(self.module.region_latent(labels, torch_rng).to(device))
+                scaled = self.module.decoder(self.module.region_latent(labels, torch_rng))
             else:
                 scaled = self._filtered(int(codes[0]), len(codes), torch_rng, max_draws, confidence, device)
-            return self.module.scaling.profiles(scaled).cpu()
+            return self.module.scaling.profiles(scaled)
 
     def _filtered(
         self,
@@ -352,8 +353,8 @@ class ACTIVA(StudyModelBase):
             # The classifier knows real cells: it judges a draw by counts drawn from it, as output.
             seen = decoded
             if pooled is not None:
-                totals = pooled[torch.randint(len(pooled), (batch,), generator=torch_rng)]
-                seen = self.module.counted(decoded.cpu(), totals, rng=torch_rng).to(device)
+                totals = pooled[torch.randint(len(pooled), (batch,), generator=torch_rng)].to(device)
+                seen = self.module.counted(decoded, totals, rng=generator_on(device, torch_rng))
             hit = self.module.classifier(seen).softmax(dim=1)[:, code] >= confidence
             kept.append(decoded[hit])
             n_kept += int(hit.sum())

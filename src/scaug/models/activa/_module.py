@@ -205,11 +205,11 @@ class ACTIVAModule(BaseModuleClass):
             self.region_factors[k] = torch.as_tensor(factor, dtype=torch.float32)
 
     def region_latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
-        """Latents drawn from the regions of ``labels`` (noise from ``rng``, on the CPU)."""
-        labels = labels.cpu()
-        eps = torch.randn(len(labels), self.n_latent, generator=rng)
-        centres, factors = self.region_centres.cpu()[labels], self.region_factors.cpu()[labels]
-        return centres + torch.einsum("nij,nj->ni", factors, eps)
+        """Latents drawn from the regions of ``labels``, on the module's device (noise from ``rng`` on the CPU)."""
+        device = self.region_centres.device
+        eps = torch.randn(len(labels), self.n_latent, generator=rng).to(device)
+        labels = labels.to(device)
+        return self.region_centres[labels] + torch.einsum("nij,nj->ni", self.region_factors[labels], eps)
 
     def prior_latent(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws from the standard normal prior (on the CPU)."""

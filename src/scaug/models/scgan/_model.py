@@ -97,7 +97,7 @@ class SCGAN(GANModelBase):
             # Library sizes of any training cell: the label is only known once the cell is generated.
             library = self._draw_library(None, rng, n=size)
             profiles = self._profiles(np.zeros(size, dtype=np.int64), torch_rng, library)
-            assigned = predict_labels(self.labeller_, profiles.numpy())
+            assigned = predict_labels(self.labeller_, profiles.cpu().numpy())
             keep = np.zeros(size, dtype=bool)
             for lab in list(missing):
                 rows = np.flatnonzero(assigned == lab)[: missing[lab]]
@@ -110,7 +110,13 @@ class SCGAN(GANModelBase):
                 codes = pd.Index(self.labels).get_indexer(kept)
                 kept_library = None if library is None else library[keep]
                 out.append(
-                    self._to_output(profiles[torch.from_numpy(keep)], codes, kept_library, torch_rng, rng)
+                    self._to_output(
+                        profiles[torch.from_numpy(keep).to(profiles.device)],
+                        codes,
+                        kept_library,
+                        torch_rng,
+                        rng,
+                    )
                 )
                 labels.append(kept)
         if missing:

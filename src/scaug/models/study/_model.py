@@ -187,7 +187,7 @@ class StudyModelBase(ProfileModelBase):
         z = self.module.latent(labels, torch_rng).to(device)
         with torch.inference_mode():
             scaled = self.module.generate(labels.to(device), z=z)
-            return self.module.scaling.profiles(scaled).cpu()
+            return self.module.scaling.profiles(scaled)
 
 
 def check_positive_int(name: str, value) -> None:
