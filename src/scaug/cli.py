@@ -199,6 +199,8 @@ def _generate_run(args) -> int:
     if (args.input is None) == (args.model is None):
         raise ScaugInputError("pass either --input (data to train on) or --model (a saved model)")
     _check_output(args)
+    # An .h5ad is written block by block as the cells are made; a MuData goes to .h5mu at the end.
+    streamed = not str(args.output).endswith(".h5mu")
     syn = generate(
         _load_model(args.model) if args.model else _read(args.input, args.mod),
         args.n_cells,
@@ -211,8 +213,10 @@ def _generate_run(args) -> int:
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
         mod=args.mod,
+        out=args.output if streamed else None,
     )
-    _write(syn, args.output)
+    if not streamed:
+        _write(syn, args.output)
     print(f"wrote {args.output} ({_modality(syn, args.mod).n_obs} synthetic cells)")
     return 0
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from tqdm.auto import tqdm
 
+from .._chunked_h5ad import ChunkedH5AD
+from .._rowstack import RowStack
 from .._validation import ScaugInputError
 
 
@@ -24,6 +28,7 @@ def simulate(
     labels_key: str = "cell_type",
     chunk_size: int = 10_000,
     random_state: int = 0,
+    out: str | Path | None = None,
 ) -> ad.AnnData:
     """Simulate UMI counts of labelled cell types with a controllable imbalance.
 
@@ -56,13 +61,16 @@ def simulate(
         Cells simulated at a time (bounds memory for large ``n_cells``).
     random_state
         Seed.
+    out
+        An ``.h5ad`` file to write the cells to, ``chunk_size`` cells at a time, so that a dataset
+        larger than memory can be made (the same cells as in memory for the same seed).
 
     Returns
     -------
     AnnData with integer counts (CSR float32) in ``.X``, labels in ``obs[labels_key]`` (``type_0`` is
     the largest), the true normalised profile of each label in ``varm["true_profile"]``, programme
     membership in ``varm["program"]``, library sizes in ``obs["true_library_size"]`` and the
-    parameters in ``uns["simulation"]``.
+    parameters in ``uns["simulation"]``. With ``out``: that file, opened with ``backed="r"``.
 
     Examples
     --------
@@ -91,17 +99,6 @@ def simulate(
     profile /= profile.sum(axis=0, keepdims=True)
 
     library = mean_library_size * np.exp(rng.normal(0.0, library_sd, size=n_cells))
-    blocks = []
-    for start in tqdm(range(0, n_cells, chunk_size), desc="simulate", disable=n_cells <= 2 * chunk_size):
-        stop = min(start + chunk_size, n_cells)
-        mu = library[start:stop, None] * profile[:, labels[start:stop]].T
-        # negative binomial as a gamma-Poisson mixture
-        rate = rng.gamma(1.0 / dispersion, mu * dispersion)
-        counts = rng.poisson(rate).astype(np.float32)
-        counts[rng.random(counts.shape) < dropout / (1.0 + np.maximum(mu - 1.0, 0.0))] = 0
-        blocks.append(sparse.csr_matrix(counts))
-    X = sparse.vstack(blocks, format="csr")
-
     obs = pd.DataFrame(
         {
             labels_key: pd.Categorical([names[i] for i in labels], categories=names),
@@ -109,23 +106,44 @@ def simulate(
         },
         index=pd.Index([f"cell_{i}" for i in range(n_cells)]),
     )
-    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index([f"gene_{j}" for j in range(n_genes)])))
-    adata.varm["true_profile"] = profile
-    adata.varm["program"] = program
-    adata.uns["simulation"] = {
-        "n_cells": n_cells,
-        "n_genes": n_genes,
-        "n_labels": n_labels,
-        "imbalance": imbalance,
-        "program_size": program_size,
-        "fold_change": fold_change,
-        "mean_library_size": mean_library_size,
-        "library_sd": library_sd,
-        "dispersion": dispersion,
-        "dropout": dropout,
-        "random_state": random_state,
+    var = pd.DataFrame(index=pd.Index([f"gene_{j}" for j in range(n_genes)]))
+    varm = {"true_profile": profile, "program": program}
+    uns = {
+        "simulation": {
+            "n_cells": n_cells,
+            "n_genes": n_genes,
+            "n_labels": n_labels,
+            "imbalance": imbalance,
+            "program_size": program_size,
+            "fold_change": fold_change,
+            "mean_library_size": mean_library_size,
+            "library_sd": library_sd,
+            "dispersion": dispersion,
+            "dropout": dropout,
+            "random_state": random_state,
+        }
     }
-    return adata
+
+    def blocks():
+        for start in tqdm(range(0, n_cells, chunk_size), desc="simulate", disable=n_cells <= 2 * chunk_size):
+            stop = min(start + chunk_size, n_cells)
+            mu = library[start:stop, None] * profile[:, labels[start:stop]].T
+            # negative binomial as a gamma-Poisson mixture
+            rate = rng.gamma(1.0 / dispersion, mu * dispersion)
+            counts = rng.poisson(rate).astype(np.float32)
+            counts[rng.random(counts.shape) < dropout / (1.0 + np.maximum(mu - 1.0, 0.0))] = 0
+            yield sparse.csr_matrix(counts)
+
+    if out is None:
+        stack = RowStack(n_cells, n_genes)
+        for block in blocks():
+            stack.append(block)
+        return ad.AnnData(X=stack.tocsr(), obs=obs, var=var, varm=varm, uns=uns)
+    with ChunkedH5AD(out, n_vars=n_genes) as sink:
+        for block in blocks():
+            sink.append({None: block})
+        sink.finish(obs=obs, var=var, uns=uns, varm=varm)
+    return ad.read_h5ad(out, backed="r")
 
 
 def _label_sizes(n_cells: int, n_labels: int, imbalance: float) -> np.ndarray:

@@ -11,7 +11,7 @@ profiles are generated (:meth:`ProfileModelBase._profiles`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -226,25 +226,43 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         >>> X.shape
         (10, 30)
         """
+        chunks = self.sample_chunks(n_per_label, random_state=random_state, chunk_size=chunk_size)
+        return stack_chunks(chunks, sum(int(n) for n in n_per_label.values()), len(self.var_names_))
+
+    def sample_chunks(
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
+    ) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
+        """:meth:`sample`, one ``(matrix, labels)`` block of at most ``chunk_size`` cells at a time.
+
+        The blocks stacked are :meth:`sample`'s cells: memory does not grow with the number of
+        cells when each block is written away (``scaug.tl.generate(..., out="cells.h5ad")``).
+
+        Examples
+        --------
+        >>> import scaug
+        >>> adata = scaug.datasets.simulate(200, 30, 2, random_state=0)
+        >>> scaug.models.CSCGAN.setup_anndata(adata, labels_key="cell_type")
+        >>> model = scaug.models.CSCGAN(adata)
+        >>> model.train(max_steps=2, enable_progress_bar=False)
+        >>> [X.shape for X, _ in model.sample_chunks({"type_1": 10}, chunk_size=4)]
+        [(4, 30), (4, 30), (2, 30)]
+        """
         self._check_known(n_per_label)
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()
         n_total = sum(int(n) for n in n_per_label.values())
-        out = RowStack(n_total, len(self.var_names_))
-        progress = tqdm(total=n_total, desc="sample", unit="cells", disable=n_total < _PROGRESS_CELLS)
-        for lab, n in n_per_label.items():
-            for start in range(0, int(n), chunk_size):
-                codes = np.full(min(chunk_size, int(n) - start), self.labels.index(lab))
-                library = self._draw_library(codes, rng)
-                profiles = self._profiles(codes, torch_rng, library)
-                out.append(self._to_output(profiles, codes, library, torch_rng, rng))
-                progress.update(len(codes))
-        progress.close()
-        labels = np.repeat(
-            np.asarray(list(n_per_label), dtype=object), [int(n) for n in n_per_label.values()]
-        )
-        return out.tocsr(), labels
+        with tqdm(total=n_total, desc="sample", unit="cells", disable=n_total < _PROGRESS_CELLS) as progress:
+            for lab, n in n_per_label.items():
+                for start in range(0, int(n), chunk_size):
+                    codes = np.full(min(chunk_size, int(n) - start), self.labels.index(lab))
+                    library = self._draw_library(codes, rng)
+                    profiles = self._profiles(codes, torch_rng, library)
+                    yield (
+                        self._to_output(profiles, codes, library, torch_rng, rng),
+                        np.full(len(codes), lab, object),
+                    )
+                    progress.update(len(codes))
 
     def _profiles(
         self, codes: np.ndarray, torch_rng: torch.Generator, library: np.ndarray | None
@@ -320,3 +338,14 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         if genes not in cache or len(cache[genes]) != len(names):
             cache[genes] = self.var_names.get_indexer(names)
         return with_columns(block, cache[genes], (block.shape[0], len(self.var_names_)))
+
+
+def stack_chunks(
+    chunks: Iterable[tuple[sparse.csr_matrix, np.ndarray]], n_rows: int, n_cols: int
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """``(matrix, labels)`` blocks (at most ``n_rows`` rows in all) stacked into one ``(matrix, labels)``."""
+    out, labels = RowStack(n_rows, n_cols), [np.array([], dtype=object)]
+    for matrix, lab in chunks:
+        out.append(matrix)
+        labels.append(lab)
+    return out.tocsr(), np.concatenate(labels)

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anndata as ad
@@ -11,8 +12,10 @@ import pandas as pd
 from scipy import sparse
 
 from .. import _provenance
+from .._chunked_h5ad import ChunkedH5AD
 from .._generator import Generator
 from .._registry import MethodSpec, get_method
+from .._rowstack import RowStack
 from .._spaces import Space, Transform, get_matrix, recognise_transform
 from .._targets import NCells, resolve_targets
 from .._validation import ScaugInputError, check_memory, output_bytes
@@ -39,8 +42,9 @@ def generate(
     model_kwargs: dict | None = None,
     train_kwargs: dict | None = None,
     mod: str | None = None,
+    out: str | Path | None = None,
 ) -> AnnData | MuData:
-    """Generate synthetic cells only.
+    """Generate synthetic cells only, in memory or streamed to an .h5ad file.
 
     Parameters
     ----------
@@ -66,12 +70,18 @@ def generate(
         Passed to the method when training.
     mod
         With a MuData (required then; an error otherwise): the modality to train on, e.g. ``"rna"``.
+    out
+        An ``.h5ad`` file to write the cells to as they are made, block by block (sparse matrices),
+        so that memory does not grow with the number of cells; the cells are those generated in
+        memory for the same seed. Generators with ``sample_chunks`` (cscgan, scgan, gan, vae,
+        activa) stream; the others make their cells at once and write them in one block.
 
     Returns
     -------
     AnnData of synthetic cells: the generated matrix in the modelled slot (and in every other slot of
     the input that is a recognised transform of it), labels in ``obs[labels_key]``, provenance in
-    ``obs[f"{key_added}_*"]`` and ``uns[key_added]["runs"]``.
+    ``obs[f"{key_added}_*"]`` and ``uns[key_added]["runs"]``. With ``out``: that file, opened
+    read-only with ``backed="r"`` (``.to_memory()`` loads it).
 
     For a MuData, a MuData in, a MuData out: one modality ``mod`` holding that AnnData (the synthetic
     cells have no other modality), ``obs[f"{mod}:{key_added}_synthetic"]`` in its global ``.obs``.
@@ -89,8 +99,18 @@ def generate(
     ... )
     >>> syn["rna"].n_obs
     20
+    >>> import tempfile
+    >>> path = tempfile.mkdtemp() + "/synthetic.h5ad"
+    >>> syn = scaug.tl.generate(adata, {"type_2": 20}, method="smote", labels_key="cell_type", out=path)
+    >>> syn.isbacked, syn.n_obs
+    (True, 20)
     """
     source = modality(model_or_adata, mod, what="model_or_adata")
+    if out is not None and source.mdata is not None:
+        raise ScaugInputError(
+            "out= writes one AnnData to an .h5ad file; for a MuData pass its modality "
+            f"(mdata[{mod!r}]) or generate in memory and call write_h5mu"
+        )
     model_or_adata = source.data
     if isinstance(model_or_adata, ad.AnnData):
         method = "cscgan" if method is None else method
@@ -103,7 +123,8 @@ def generate(
             min_cells=spec.min_cells,
             method=spec.name,
         )
-        check_output_fits(model_or_adata, n_per_label, with_real=False)
+        if out is None:
+            check_output_fits(model_or_adata, n_per_label, with_real=False)
         gen, space, seconds = fit_method(
             model_or_adata,
             spec,
@@ -129,7 +150,7 @@ def generate(
         )
         n_new = int(sum(n_per_label.values()))
         # Without the training data the density is unknown: a row pointer and an obs row per cell
-        # is a lower bound, which refuses only requests that cannot fit.
+        # is a lower bound, which refuses only requests that cannot fit (obs is held also with out=).
         check_memory(n_new * 80.0, what=f"an output of {n_new:,} cells", estimate="at least")
     run_id = _provenance.new_run_id(None, key_added, spec.name)
     syn = sample_adata(
@@ -144,6 +165,7 @@ def generate(
         run_id=run_id,
         random_state=random_state,
         seconds_train=seconds,
+        out=out,
     )
     return source.alone(syn, key=key_added)
 
@@ -214,70 +236,131 @@ def sample_adata(
     seconds_train: float,
     dtype=np.float32,
     as_sparse: bool = True,
+    out: str | Path | None = None,
 ) -> AnnData:
     """Sample from a generator and wrap the cells in an AnnData with provenance.
 
-    ``skipped`` (label -> reason, from :func:`~scaug._targets.resolve_targets`) goes into the run record.
+    Cells come in blocks (:func:`generated_blocks`), each mapped back to the source space and
+    given every slot. They are stacked in memory, or, with ``out``, appended to that .h5ad file,
+    which is returned opened ``backed="r"`` (sparse matrices only). ``skipped`` (label -> reason,
+    from :func:`~scaug._targets.resolve_targets`) goes into the run record.
     """
     unknown = [lab for lab in n_per_label if lab not in set(gen.labels)]
     if unknown:
         raise ScaugInputError(
             f"the {gen.method} generator cannot generate labels {unknown} (it knows {gen.labels})"
         )
+    slots = [None, *(slot for slot in (space.layer, *transforms) if slot is not None)]
+    n_max = int(sum(n_per_label.values()))
     start = time.perf_counter()
-    matrix, labels = gen.sample(dict(n_per_label), random_state=random_state)
-    labels = np.asarray(labels, dtype=object)
-    # a stream of its own, so that the cells drawn do not depend on whether they are mapped back
-    matrix = space.to_source(matrix, labels, np.random.default_rng([random_state, 1]))
-    seconds = time.perf_counter() - start
-    matrix = sparse.csr_matrix(matrix, dtype=dtype) if as_sparse else np.asarray(_dense(matrix), dtype=dtype)
-    short = {lab: n - int((labels == lab).sum()) for lab, n in n_per_label.items()}
-    for lab, n in short.items():
-        if n > 0:
-            logger.warning("%s generated %d fewer %r cells than asked for", spec.name, n, lab)
+    sink = (
+        _MemoryBlocks(slots, n_max, len(gen.var_names), dtype)
+        if out is None
+        else ChunkedH5AD(out, n_vars=len(gen.var_names), layers=tuple(slots[1:]), dtype=dtype)
+    )
+    with sink:
+        labels = []
+        # a stream of its own, so that the cells drawn do not depend on whether they are mapped back
+        rng = np.random.default_rng([random_state, 1])
+        for matrix, block_labels in generated_blocks(
+            gen, n_per_label, random_state, streamed=out is not None
+        ):
+            block_labels = np.asarray(block_labels, dtype=object)
+            matrix = sparse.csr_matrix(space.to_source(matrix, block_labels, rng), dtype=dtype)
+            sink.append(slot_blocks(matrix, space, transforms, dtype))
+            labels.append(block_labels)
+        labels = np.concatenate([np.array([], dtype=object), *labels])
+        seconds = time.perf_counter() - start
+        short = {lab: n - int((labels == lab).sum()) for lab, n in n_per_label.items()}
+        for lab, n in short.items():
+            if n > 0:
+                logger.warning("%s generated %d fewer %r cells than asked for", spec.name, n, lab)
+        obs = _provenance_obs(labels, labels_key=labels_key, key=key, run_id=run_id, method=spec.name)
+        var = pd.DataFrame(index=gen.var_names.copy())
+        record = _provenance.run_record(
+            method=spec.name,
+            params=dict(gen.params),
+            deep=spec.kind == "deep",
+            random_state=random_state,
+            labels_key=labels_key,
+            layer=space.layer,
+            space=space.kind,
+            counts=_provenance.counts_table(gen.label_counts, dict(n_per_label), labels),
+            seconds_train=seconds_train,
+            seconds_generate=seconds,
+            history=getattr(gen, "history", None),
+        )
+        if skipped:
+            record["skipped"] = dict(skipped)
+        uns: dict = {}
+        _provenance.add_run(uns, key, run_id, record)
+        if out is not None:
+            sink.finish(obs=obs, var=var, uns=uns)
+            return ad.read_h5ad(out, backed="r")
+        matrices = sink.matrices(as_sparse=as_sparse)
+    return ad.AnnData(X=matrices.pop(None), obs=obs, var=var, uns=uns, layers=matrices)
 
+
+def generated_blocks(
+    gen: Generator, n_per_label: Mapping[str, int], random_state: int, *, streamed: bool = False
+) -> Iterator[tuple[object, np.ndarray]]:
+    """The generator's cells as ``(matrix, labels)`` blocks: its ``sample_chunks`` if it has one, else one block."""
+    chunks = getattr(gen, "sample_chunks", None)
+    if chunks is not None:
+        yield from chunks(dict(n_per_label), random_state=random_state)
+        return
+    if streamed:
+        logger.info("%s makes all its cells at once: they are written to the file in one block", gen.method)
+    yield gen.sample(dict(n_per_label), random_state=random_state)
+
+
+def slot_blocks(
+    matrix: sparse.csr_matrix, space: Space, transforms: Mapping[str | None, Transform], dtype
+) -> dict[str | None, sparse.csr_matrix]:
+    """A block of generated cells in every slot: the modelled one and those derived from it.
+
+    ``X`` (key ``None``) holds the modelled matrix when nothing else derives it.
+    """
+    blocks: dict[str | None, sparse.csr_matrix] = {space.layer: matrix}
+    for slot, transform in transforms.items():
+        blocks[slot] = sparse.csr_matrix(transform.apply(matrix), dtype=dtype)
+    if None not in blocks:
+        blocks[None] = matrix.copy()
+    return blocks
+
+
+class _MemoryBlocks:
+    """Blocks of each slot stacked in memory (the counterpart of :class:`~scaug._chunked_h5ad.ChunkedH5AD`)."""
+
+    def __init__(self, slots: list[str | None], n_rows: int, n_vars: int, dtype):
+        self.stacks = {slot: RowStack(n_rows, n_vars, dtype=dtype) for slot in slots}
+
+    def append(self, blocks: Mapping[str | None, sparse.csr_matrix]) -> None:
+        for slot, block in blocks.items():
+            self.stacks[slot].append(block)
+
+    def matrices(self, *, as_sparse: bool) -> dict[str | None, object]:
+        out = {slot: stack.tocsr() for slot, stack in self.stacks.items()}
+        return out if as_sparse else {slot: matrix.toarray() for slot, matrix in out.items()}
+
+    def __enter__(self) -> _MemoryBlocks:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _provenance_obs(
+    labels: np.ndarray, *, labels_key: str, key: str, run_id: str, method: str
+) -> pd.DataFrame:
+    """``obs`` of synthetic cells: their label, the synthetic flag, method and run (names from ``key``)."""
     flag, method_col, run_col = _provenance.columns(key)
-    obs = pd.DataFrame(
+    return pd.DataFrame(
         {
             labels_key: pd.Categorical(labels),
             flag: np.ones(len(labels), dtype=bool),
-            method_col: pd.Categorical([spec.name] * len(labels)),
+            method_col: pd.Categorical([method] * len(labels)),
             run_col: pd.Categorical([run_id] * len(labels)),
         },
         index=pd.Index([f"{key}-{run_id}-{i}" for i in range(len(labels))]),
     )
-    syn = ad.AnnData(X=None, obs=obs, var=pd.DataFrame(index=gen.var_names.copy()))
-    if space.layer is None:
-        syn.X = matrix
-    else:
-        syn.layers[space.layer] = matrix
-    for slot, transform in transforms.items():
-        derived = transform.apply(matrix)
-        derived = derived.astype(dtype) if sparse.issparse(derived) else np.asarray(derived, dtype=dtype)
-        if slot is None:
-            syn.X = derived
-        else:
-            syn.layers[slot] = derived
-    if syn.X is None and space.layer is not None:  # nothing to derive X from: X holds the modelled matrix
-        syn.X = matrix.copy()
-    record = _provenance.run_record(
-        method=spec.name,
-        params=dict(gen.params),
-        deep=spec.kind == "deep",
-        random_state=random_state,
-        labels_key=labels_key,
-        layer=space.layer,
-        space=space.kind,
-        counts=_provenance.counts_table(gen.label_counts, dict(n_per_label), labels),
-        seconds_train=seconds_train,
-        seconds_generate=seconds,
-        history=getattr(gen, "history", None),
-    )
-    if skipped:
-        record["skipped"] = dict(skipped)
-    _provenance.add_run(syn.uns, key, run_id, record)
-    return syn
-
-
-def _dense(matrix):
-    return matrix.toarray() if sparse.issparse(matrix) else matrix

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from ._rowstack import RowStack
+from ..._rowstack import RowStack
 
 CountSampler = Literal["round", "poisson", "multinomial"]
 

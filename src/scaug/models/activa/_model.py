@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -14,6 +14,7 @@ from scvi import REGISTRY_KEYS
 
 from ..._validation import ScaugInputError
 from .._counts import generator_on
+from .._profile_model import stack_chunks
 from ..scvi._label_region import label_regions
 from ..study._model import StudyModelBase, check_positive_int, check_widths
 from ._module import ACTINN_HIDDEN, ACTIVAModule
@@ -300,6 +301,27 @@ class ACTIVA(StudyModelBase):
         --------
         See :class:`ACTIVA`, whose example trains a model and samples from it.
         """
+        chunks = self.sample_chunks(
+            n_per_label,
+            random_state=random_state,
+            chunk_size=chunk_size,
+            generation=generation,
+            max_draws=max_draws,
+            confidence=confidence,
+        )
+        return stack_chunks(chunks, sum(int(n) for n in n_per_label.values()), len(self.var_names_))
+
+    def sample_chunks(
+        self,
+        n_per_label: Mapping[str, int],
+        *,
+        random_state: int = 0,
+        chunk_size: int = 4096,
+        generation: Generation | None = None,
+        max_draws: int = 100,
+        confidence: float = 0.9,
+    ) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
+        """:meth:`sample`, one ``(matrix, labels)`` block of at most ``chunk_size`` cells at a time."""
         generation = generation or self.init_params_["non_kwargs"].get("generation", "region")
         _check_generation(generation)
         check_positive_int("max_draws", max_draws)
@@ -307,7 +329,7 @@ class ACTIVA(StudyModelBase):
             raise ScaugInputError(f"confidence must be a number between 0 and 1, got {confidence!r}")
         self._sampling = (generation, int(max_draws), float(confidence))
         try:
-            return super().sample(n_per_label, random_state=random_state, chunk_size=chunk_size)
+            yield from super().sample_chunks(n_per_label, random_state=random_state, chunk_size=chunk_size)
         finally:
             del self._sampling
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -11,8 +11,8 @@ import torch
 from anndata import AnnData
 from scipy import sparse
 
-from .._counts import RowStack
 from .._gan import GANModelBase
+from .._profile_model import stack_chunks
 from ._labeller import fit_labeller, predict_labels
 
 logger = logging.getLogger("scaug")
@@ -84,13 +84,26 @@ class SCGAN(GANModelBase):
         ``(matrix, labels)`` as :meth:`CSCGAN.sample`; possibly fewer cells for some labels (see the
         class example).
         """
+        chunks = self.sample_chunks(
+            n_per_label, random_state=random_state, chunk_size=chunk_size, max_draws_factor=max_draws_factor
+        )
+        return stack_chunks(chunks, sum(int(n) for n in n_per_label.values()), len(self.var_names_))
+
+    def sample_chunks(
+        self,
+        n_per_label: Mapping[str, int],
+        *,
+        random_state: int = 0,
+        chunk_size: int = 4096,
+        max_draws_factor: int = 20,
+    ) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
+        """:meth:`sample`, one ``(matrix, labels)`` block at a time (the cells kept from one forward pass)."""
         self._check_known(n_per_label)
         torch_rng = torch.Generator().manual_seed(int(random_state))
         rng = np.random.default_rng(random_state)
         self.module.eval()
         missing = {lab: int(n) for lab, n in n_per_label.items() if n > 0}
         budget = max_draws_factor * sum(missing.values())
-        out, labels = RowStack(sum(missing.values()), len(self.var_names_)), []
         while missing and budget > 0:
             size = min(chunk_size, budget)
             budget -= size
@@ -109,18 +122,9 @@ class SCGAN(GANModelBase):
                 kept = np.asarray(assigned[keep], dtype=object)
                 codes = pd.Index(self.labels).get_indexer(kept)
                 kept_library = None if library is None else library[keep]
-                out.append(
-                    self._to_output(
-                        profiles[torch.from_numpy(keep).to(profiles.device)],
-                        codes,
-                        kept_library,
-                        torch_rng,
-                        rng,
-                    )
-                )
-                labels.append(kept)
+                rows = torch.from_numpy(keep).to(profiles.device)
+                yield self._to_output(profiles[rows], codes, kept_library, torch_rng, rng), kept
         if missing:
             logger.warning(
                 "scgan produced too few cells of %s after %d draws", dict(missing), max_draws_factor
             )
-        return out.tocsr(), np.concatenate([np.array([], dtype=object), *labels])

@@ -19,6 +19,8 @@ class RowStack:
         Rows of all blocks together, at most (the result has the rows added).
     n_cols
         Columns of the blocks.
+    dtype
+        Data type of the stacked values.
 
     Examples
     --------
@@ -31,10 +33,10 @@ class RowStack:
     [[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]
     """
 
-    def __init__(self, n_rows: int, n_cols: int):
+    def __init__(self, n_rows: int, n_cols: int, dtype=np.float32):
         self.shape = (int(n_rows), int(n_cols))
         self.indptr = np.zeros(self.shape[0] + 1, dtype=np.int64)
-        self.data = np.empty(0, dtype=np.float32)
+        self.data = np.empty(0, dtype=dtype)
         self.indices = np.empty(0, dtype=np.int32)
         self.n_rows = 0
         self.sorted = True
