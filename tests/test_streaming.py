@@ -106,7 +106,9 @@ def test_bad_out_is_a_clear_error(tmp_path):
         scaug.tl.generate(adata, 10, **kw, out=tmp_path / "cells.csv")
     with pytest.raises(ScaugInputError, match=r"directory '.*missing' does not exist"):
         scaug.tl.generate(adata, 10, **kw, out=tmp_path / "missing" / "cells.h5ad")
-    with pytest.raises(ScaugInputError, match=r"out= writes one AnnData .* pass its modality \(mdata\['rna'\]\)"):
+    with pytest.raises(
+        ScaugInputError, match=r"out= writes one AnnData .* pass its modality \(mdata\['rna'\]\)"
+    ):
         scaug.tl.generate(md.MuData({"rna": adata}), 10, **kw, mod="rna", out=tmp_path / "cells.h5ad")
 
 

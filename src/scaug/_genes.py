@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
-from ._spaces import log_normalise
+from ._blocks import n_cells_expressing, normalised_moments
 from ._validation import ScaugInputError
 
 
 def select_genes(matrix, *, counts: bool, min_cells: int = 3, n_top_genes: int | None = None) -> np.ndarray:
     """Boolean mask of the genes to model.
 
+    The matrix is read in blocks of rows (:mod:`scaug._blocks`), so the on-disk ``X`` of a backed
+    AnnData gives the same genes as the same cells in memory.
+
     Parameters
     ----------
     matrix
-        Cells x genes (sparse or dense), counts or a non-negative continuous space.
+        Cells x genes (sparse or dense, in memory or on disk), counts or a non-negative continuous space.
     counts
         Whether ``matrix`` holds counts (variability is then ranked on ``log1p(normalize_total)``).
     min_cells
@@ -44,12 +46,9 @@ def select_genes(matrix, *, counts: bool, min_cells: int = 3, n_top_genes: int |
     columns = np.flatnonzero(detected)
     # Normalised over the candidate genes only (the library sizes the generator will model), to
     # their median total: the ranking depends on the target sum, and models were trained with this one.
-    expr = log_normalise(matrix[:, columns], counts=counts, target_sum=None)
-    chosen = highly_variable_genes(
-        expr, pd.RangeIndex(len(columns)), n_top_genes=n_top_genes, min_cells=min_cells
-    )
+    mean, var = normalised_moments(matrix, columns, counts=counts)
     mask = np.zeros(len(detected), dtype=bool)
-    mask[columns[chosen.to_numpy()]] = True
+    mask[columns[seurat_top_genes(mean, var, n_top_genes)]] = True
     return mask
 
 
@@ -86,22 +85,41 @@ def highly_variable_genes(expr, var_names: pd.Index, *, n_top_genes: int, min_ce
     >>> len(genes)
     20
     """
-    import anndata as ad
-    import scanpy as sc
-
     detected = np.flatnonzero(n_cells_expressing(expr) >= min_cells)
     if len(detected) == 0:
         raise ScaugInputError(f"no gene is detected in {min_cells} cells; cannot choose variable genes")
-    sub = expr[:, detected]
-    sub = sparse.csr_matrix(sub, dtype=np.float32) if sparse.issparse(sub) else np.asarray(sub, np.float32)
-    table = sc.pp.highly_variable_genes(
-        ad.AnnData(sub), n_top_genes=min(n_top_genes, len(detected)), flavor="seurat", inplace=False
-    )
-    return var_names[detected[table["highly_variable"].to_numpy()]]
+    mean, var = normalised_moments(expr, detected, counts=False)
+    return var_names[detected[seurat_top_genes(mean, var, n_top_genes)]]
 
 
-def n_cells_expressing(expr) -> np.ndarray:
-    """Number of cells in which each gene is non-zero."""
-    if sparse.issparse(expr):
-        return np.asarray((expr != 0).sum(axis=0)).ravel()
-    return np.count_nonzero(np.asarray(expr), axis=0)
+def seurat_top_genes(mean: np.ndarray, var: np.ndarray, n_top_genes: int) -> np.ndarray:
+    """Mask of the ``n_top_genes`` genes of highest normalised dispersion, from de-logged moments.
+
+    scanpy's ``flavor="seurat"`` (``sc.pp.highly_variable_genes``) computed from each gene's mean
+    and variance instead of the matrix, so that the moments can be summed over blocks of cells:
+    log dispersion, normalised within 20 equal-width bins of ``log1p`` mean (a bin of one gene
+    gets normalised dispersion 1), the top ``n_top_genes`` kept (ties at the cut-off included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> seurat_top_genes(np.array([1.0, 1.0, 1.0]), np.array([1.0, 4.0, 2.0]), 1).tolist()
+    [False, True, False]
+    """
+    mean = np.where(mean == 0, 1e-12, mean)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dispersion = var / mean
+        dispersion[dispersion == 0] = np.nan
+        dispersion = np.log(dispersion)
+    table = pd.DataFrame({"dispersion": dispersion, "bin": pd.cut(np.log1p(mean), bins=20)})
+    stats = table.groupby("bin", observed=True)["dispersion"].agg(avg="mean", dev="std")
+    single = stats["dev"].isnull()
+    stats.loc[single, "dev"] = stats.loc[single, "avg"]
+    stats.loc[single, "avg"] = 0.0
+    stats = stats.loc[table["bin"]].set_index(table.index)
+    normalised = ((table["dispersion"] - stats["avg"]) / stats["dev"]).to_numpy(dtype=np.float64)
+    ranked = np.sort(normalised[~np.isnan(normalised)])[::-1]
+    if len(ranked) == 0:
+        return np.zeros(len(mean), dtype=bool)
+    cutoff = ranked[min(n_top_genes, len(ranked)) - 1]
+    return np.nan_to_num(normalised, nan=-np.inf) >= cutoff

@@ -41,6 +41,8 @@ class MethodSpec:
         The method trains one model per label it generates (the study's GAN):
         :func:`scaug.tl.augment` and :func:`scaug.tl.generate`, which know the labels before
         training, pass them as ``model_kwargs["labels"]`` (unless the caller set it).
+    backed
+        The method trains from a backed AnnData's ``X`` on disk, without loading it.
     """
 
     name: str
@@ -51,6 +53,7 @@ class MethodSpec:
     conditional: bool = True
     reference: str = ""
     per_label: bool = False
+    backed: bool = False
 
 
 def _lazy(module: str, attr: str) -> Callable:
@@ -76,6 +79,7 @@ def register_method(
     conditional: bool = True,
     reference: str = "",
     per_label: bool = False,
+    backed: bool = False,
     overwrite: bool = False,
 ) -> MethodSpec:
     """Register a generator under ``name`` so that ``augment(adata, method=name)`` can use it.
@@ -87,7 +91,7 @@ def register_method(
     train
         ``train(adata, *, labels_key, random_state, model_kwargs, train_kwargs) -> Generator``; see
         :class:`scaug.Generator` for what the returned object must provide.
-    kind, description, min_cells, conditional, reference, per_label
+    kind, description, min_cells, conditional, reference, per_label, backed
         See :class:`scaug.MethodSpec`.
     overwrite
         Replace an existing method of the same name.
@@ -110,7 +114,15 @@ def register_method(
     if not callable(train):
         raise ScaugInputError(f"train for method {name!r} must be callable")
     spec = MethodSpec(
-        name, train, kind, description, int(min_cells), bool(conditional), reference, bool(per_label)
+        name,
+        train,
+        kind,
+        description,
+        int(min_cells),
+        bool(conditional),
+        reference,
+        bool(per_label),
+        bool(backed),
     )
     _REGISTRY[name] = spec
     return spec
@@ -170,9 +182,10 @@ register_method(
     _lazy(".models.cscgan", "train_cscgan"),
     kind="deep",
     description="conditional Wasserstein GAN (projection critic, conditional batch norm); counts out; "
-    "labels of 1-19 cells fitted few-shot",
+    "labels of 1-19 cells fitted few-shot; trains from a backed AnnData",
     min_cells=1,
     reference=_MAROUF,
+    backed=True,
 )
 register_method(
     "scgan",

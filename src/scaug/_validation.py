@@ -16,15 +16,17 @@ class ScaugInputError(ValueError):
     """Bad input to a scaug function; the message is one line naming the problem."""
 
 
-def check_adata(adata: AnnData, *, what: str = "adata") -> None:
-    """Refuse AnnData objects scaug cannot work on (not AnnData, backed, empty, duplicate names)."""
+def check_adata(adata: AnnData, *, what: str = "adata", allow_backed: bool = False) -> None:
+    """Refuse AnnData objects scaug cannot work on (not AnnData, backed unless allowed, empty, duplicate names)."""
     from anndata import AnnData
 
     if not isinstance(adata, AnnData):
         raise ScaugInputError(f"{what} must be an AnnData, got {type(adata).__name__}")
-    if adata.isbacked:
+    if adata.isbacked and not allow_backed:
         raise ScaugInputError(
-            f"{what} is backed (opened with backed='r'); scaug needs it in memory: use adata.to_memory()"
+            f"{what} is backed (opened with backed='r') and this needs it in memory: use adata.to_memory(), "
+            "or train from the file with scaug.tl.train_generator(adata, 'cscgan', ...) and write the "
+            "synthetic cells with scaug.tl.generate(model, n, out='synthetic.h5ad')"
         )
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise ScaugInputError(f"{what} is empty ({adata.n_obs} cells x {adata.n_vars} genes)")
@@ -105,8 +107,14 @@ def check_memory(needed: float, *, what: str, estimate: str = "about") -> None:
 def check_values(matrix, *, where: str, chunk: int = 1 << 22) -> bool:
     """Check a matrix for NaN, inf and negative values; return True if it holds integers (counts).
 
-    Works through the stored values in chunks so that the check needs no copy of the matrix.
+    Works through the stored values in chunks so that the check needs no copy of the matrix; a
+    matrix on disk (a backed AnnData's ``X``) is read in blocks of rows.
     """
+    if not (sparse.issparse(matrix) or isinstance(matrix, np.ndarray)) and hasattr(matrix, "shape"):
+        from ._blocks import row_blocks
+
+        # every block is checked (a list, not all() on a generator): the integer check must see all
+        return all([check_values(rows, where=where, chunk=chunk) for _, rows in row_blocks(matrix)])
     data = matrix.data if sparse.issparse(matrix) else np.asarray(matrix).reshape(-1)
     if not np.issubdtype(data.dtype, np.number):
         raise ScaugInputError(f"{where} is not numeric (dtype {data.dtype})")

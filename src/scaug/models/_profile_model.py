@@ -25,6 +25,7 @@ from scvi.data.fields import CategoricalObsField, LayerField
 from scvi.model.base import BaseModelClass, UnsupervisedTrainingMixin
 from tqdm.auto import tqdm
 
+from .._blocks import n_cells_expressing, row_blocks
 from .._genes import select_genes
 from .._validation import ScaugInputError, check_values
 from ._counts import (
@@ -131,15 +132,27 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         if space != "counts":
             return
         columns = self.var_names.get_indexer(modelled_genes)
-        totals = [np.asarray(matrix[:, columns].sum(axis=1)).ravel()]
+        background_columns = np.array([], dtype=np.int64)
         if background:
-            detected = np.asarray((matrix != 0).sum(axis=0)).ravel() >= min_cells
+            detected = n_cells_expressing(matrix) >= min_cells
             detected[columns] = False
-            bg = matrix[:, np.flatnonzero(detected)]
+            background_columns = np.flatnonzero(detected)
             self.background_genes_ = self.var_names[detected].tolist()
-            self.background_profiles_ = mean_profiles(bg, labels, self.labels).astype(np.float32)
-            totals.append(np.asarray(bg.sum(axis=1)).ravel())
-        self.library_sizes_ = library_sizes_by_label(np.column_stack(totals), labels)
+        # one pass over blocks of cells (an on-disk matrix is read once): library sizes, background means
+        totals, profile_sums = [], np.zeros((len(self.labels), len(background_columns)))
+        for start, rows in row_blocks(matrix, desc="library sizes"):
+            block_labels = labels[start : start + rows.shape[0]]
+            bg = rows[:, background_columns]
+            totals.append(np.column_stack([_row_sums(rows[:, columns]), _row_sums(bg)]))
+            if background:
+                profile_sums += mean_profiles(bg, block_labels, self.labels) * _label_sizes(
+                    block_labels, self.labels
+                )
+        if background:
+            n_cells = np.maximum(self.label_counts_.to_numpy(dtype=np.float64), 1.0)
+            self.background_profiles_ = (profile_sums / n_cells[:, None]).astype(np.float32)
+        totals = np.concatenate(totals)
+        self.library_sizes_ = library_sizes_by_label(totals if background else totals[:, :1], labels)
 
     def _cell_labels(self) -> np.ndarray:
         """The label of every registered cell."""
@@ -349,3 +362,12 @@ def stack_chunks(
         out.append(matrix)
         labels.append(lab)
     return out.tocsr(), np.concatenate(labels)
+
+
+def _row_sums(rows) -> np.ndarray:
+    return np.asarray(rows.sum(axis=1), dtype=np.float64).ravel()
+
+
+def _label_sizes(labels: np.ndarray, order: list[str]) -> np.ndarray:
+    """Cells of each label of ``order`` among ``labels`` (a column, to weigh per-label means)."""
+    return pd.Series(labels).value_counts().reindex(order, fill_value=0).to_numpy(dtype=np.float64)[:, None]

@@ -14,7 +14,7 @@ from .._generator import Generator
 from .._registry import get_method
 from .._spaces import detect_space, get_matrix
 from .._targets import NCells, resolve_targets
-from .._validation import ScaugInputError
+from .._validation import ScaugInputError, check_adata
 from ._generate import _spec_of, check_generator, check_output_fits, sample_adata, slot_transforms
 from ._mudata import modality
 from ._train import fit_method, real_label_counts, training_data
@@ -107,6 +107,8 @@ def augment(
     """
     source = modality(adata, mod)
     adata = source.data
+    # the result holds the real cells too: a backed file cannot be returned augmented
+    check_adata(adata)
     counts = real_label_counts(adata, labels_key, key_added)
     if isinstance(method, str):
         spec = get_method(method)

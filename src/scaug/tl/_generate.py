@@ -49,7 +49,8 @@ def generate(
     Parameters
     ----------
     model_or_adata
-        A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on,
+        A trained generator (from :func:`scaug.tl.train_generator`), or an AnnData to train ``method`` on
+        (backed, ``backed="r"``, for a method that trains from the file, such as ``"cscgan"``),
         or a MuData, with ``mod`` naming the modality to train on.
     n_cells
         An int (spread by label frequency), a ``{label: n}`` dict, or ``"balance"``; labels too small
@@ -123,7 +124,7 @@ def generate(
             min_cells=spec.min_cells,
             method=spec.name,
         )
-        if out is None:
+        if out is None and not model_or_adata.isbacked:
             check_output_fits(model_or_adata, n_per_label, with_real=False)
         gen, space, seconds = fit_method(
             model_or_adata,
@@ -136,7 +137,8 @@ def generate(
             train_kwargs=train_kwargs,
             labels=[lab for lab, n in n_per_label.items() if n > 0],
         )
-        transforms = slot_transforms(model_or_adata, space)
+        # a backed AnnData trains from X on disk: the synthetic cells have that one matrix
+        transforms = {} if model_or_adata.isbacked else slot_transforms(model_or_adata, space)
     else:
         gen = check_generator(model_or_adata)
         if method is not None and method != gen.method:

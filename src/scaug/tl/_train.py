@@ -10,8 +10,8 @@ import pandas as pd
 
 from .. import _provenance
 from .._generator import Generator
-from .._registry import MethodSpec, get_method
-from .._spaces import Space, detect_space, get_matrix, log_counts_space
+from .._registry import _REGISTRY, MethodSpec, get_method
+from .._spaces import Space, detect_space, get_matrix, log_counts_space, resolve_layer
 from .._validation import ScaugInputError, check_adata, check_labels
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ def train_generator(
     ----------
     adata
         Cells x genes; raw counts (``layers["counts"]`` or integer ``.X``) or log-normalised data.
+        Opened with ``backed="r"``, methods that can (``"cscgan"``) train from ``X`` on disk: gene
+        selection and library sizes are computed in passes over blocks of rows and minibatches are
+        read in contiguous blocks, so memory does not grow with the number of cells.
     method
         A registered method name (see :func:`scaug.methods`).
     labels_key
@@ -106,6 +109,12 @@ def fit_method(
     ``labels``: the labels the caller will generate, if known; a method that trains one model per
     label (:attr:`MethodSpec.per_label`) then trains only those (``model_kwargs["labels"]``).
     """
+    if adata.isbacked and not spec.backed:
+        backed = [name for name, other in _REGISTRY.items() if other.backed]
+        raise ScaugInputError(
+            f"method {spec.name!r} trains in memory and adata is backed: load it with adata.to_memory(), "
+            f"or use a method that trains from the file ({', '.join(backed)})"
+        )
     if spec.per_label and labels and "labels" not in (model_kwargs or {}):
         model_kwargs = {**(model_kwargs or {}), "labels": list(labels)}
     # model_kwargs={"space": "continuous"} keeps log-normalised values as they are, on purpose
@@ -132,7 +141,7 @@ def fit_method(
 
 def real_label_counts(adata: AnnData, labels_key: str, key: str) -> pd.Series:
     """Real (not synthetic), labelled cells per label, as methods train on and balancing counts them."""
-    check_adata(adata)
+    check_adata(adata, allow_backed=True)
     labels = check_labels(adata, labels_key)
     counts = labels[_provenance.real_mask(adata, key)].dropna().value_counts(sort=False)
     counts = counts[counts > 0]
@@ -147,9 +156,12 @@ def training_data(
 
     With ``count_route`` (deep generators), log-normalised values whose counts can be recovered
     are replaced by those counts (space ``"log_counts"``; see :mod:`scaug._spaces`). The matrix is
-    not copied when every cell is used; methods must not modify it.
+    not copied when every cell is used; methods must not modify it. A backed AnnData gives its
+    ``X`` on disk (:func:`backed_training_data`).
     """
-    check_adata(adata)
+    check_adata(adata, allow_backed=True)
+    if adata.isbacked:
+        return backed_training_data(adata, labels_key=labels_key, layer=layer, key=key)
     labels = check_labels(adata, labels_key)
     use = _provenance.real_mask(adata, key) & labels.notna().to_numpy()
     n_unlabelled = int(labels.isna().sum())
@@ -173,4 +185,31 @@ def training_data(
     obs[labels_key] = obs[labels_key].astype("category")
     train = ad.AnnData(X=matrix, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
     train.uns["scaug_space"] = "counts" if space.kind == "log_counts" else space.kind
+    return train, space
+
+
+def backed_training_data(
+    adata: AnnData, *, labels_key: str, layer: str | None, key: str
+) -> tuple[AnnData, Space]:
+    """The training AnnData of a backed AnnData: its ``X`` on disk (not loaded), the labels in memory.
+
+    Every cell of the file is used and ``X`` is modelled as it is (counts, or a continuous space):
+    finding the counts behind log-normalised values needs the whole matrix in memory.
+    """
+    if resolve_layer(adata, layer) is not None:
+        raise ScaugInputError(
+            "a backed AnnData trains from adata.X on disk (anndata holds the layers of a backed file in "
+            "memory): write the matrix to model to X of the file, or load it with adata.to_memory()"
+        )
+    labels = check_labels(adata, labels_key)
+    unused = ~(_provenance.real_mask(adata, key) & labels.notna().to_numpy())
+    if unused.any():
+        raise ScaugInputError(
+            f"training from a backed AnnData uses every cell of the file, but {int(unused.sum())} cells are "
+            f"synthetic or have no {labels_key!r} label: write a file without them"
+        )
+    space = detect_space(adata, None)
+    obs = pd.DataFrame({labels_key: labels.astype(str).astype("category").to_numpy()}, index=adata.obs_names)
+    train = ad.AnnData(X=adata.X, obs=obs, var=pd.DataFrame(index=adata.var_names.copy()))
+    train.uns["scaug_space"] = space.kind
     return train, space

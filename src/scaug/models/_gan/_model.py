@@ -19,6 +19,7 @@ from scipy import sparse
 from scvi import REGISTRY_KEYS, settings
 
 from ..._validation import ScaugInputError
+from .._blocks_loader import BlockDataSplitter, on_disk
 from .._counts import CountSampler
 from .._profile_model import Output, ProfileModelBase, check_output_options
 from ._few_shot import borrow_library_sizes, fit_label_shift
@@ -200,6 +201,9 @@ class GANModelBase(ProfileModelBase):
         if early_stopping:
             trainer_kwargs.setdefault("early_stopping_monitor", "wasserstein_validation")
         datasplitter_kwargs = {"drop_last": True, **(datasplitter_kwargs or {})}
+        # X on disk (a backed AnnData): minibatches read in contiguous blocks of rows, not row by row
+        if on_disk(self.adata_manager.get_from_registry(REGISTRY_KEYS.X_KEY)):
+            self._data_splitter_cls = BlockDataSplitter
         sampler = self.init_params_["non_kwargs"]["count_sampler"]
         noise = (
             ("round" if sampler == "round" else "poisson") if count_noise and self.space == "counts" else None
