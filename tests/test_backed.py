@@ -149,3 +149,16 @@ def test_backed_input_errors_say_what_to_do(backed_file):
         scaug.tl.train_generator(unlabelled, "cscgan", **TRAIN)
     with pytest.raises(ScaugInputError, match=r"ddp"):
         scaug.tl.train_generator(backed, "cscgan", **TRAIN, train_kwargs={"strategy": "ddp", **QUIET})
+
+
+def test_cli_trains_from_the_file_and_streams_the_cells(backed_file, tmp_path, capsys):
+    from scaug.cli import main
+
+    out = tmp_path / "syn.h5ad"
+    args = ["generate", "-i", str(backed_file), "-o", str(out), "--labels-key", "cell_type", "--backed"]
+    quick = ["--train-kwargs", '{"max_steps": 3, "enable_progress_bar": false}', "--n-cells", "type_3=30"]
+    assert main([*args, "-m", "cscgan", *quick]) == 0
+    syn = ad.read_h5ad(out)
+    assert syn.n_obs == 30 and syn.obs["scaug_method"].unique().tolist() == ["cscgan"]
+    assert main([*args, "-m", "smote", "--n-cells", "type_3=30"]) == 2
+    assert "trains in memory and adata is backed" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import anndata as ad
+import h5py
 import mudata as md
 import numpy as np
 import pandas as pd
@@ -124,6 +125,11 @@ def test_chunked_writer_checks_its_blocks(tmp_path):
         out.finish(obs=pd.DataFrame(index=list("abc")), var=pd.DataFrame(index=list("xyz")))
     back = ad.read_h5ad(tmp_path / "x.h5ad")
     assert back.layers["counts"].toarray().tolist() == np.eye(3).tolist()
+    # row pointers that hold more than 2**31 entries, in chunks large enough to read a file fast
+    with h5py.File(tmp_path / "x.h5ad", "r") as f:
+        for group in (f["X"], f["layers"]["counts"]):
+            assert group["indptr"].dtype == np.int64
+            assert all(group[name].chunks[0] >= 2**16 for name in ("data", "indices", "indptr"))
 
 
 def test_simulate_writes_the_same_cells_to_disk_block_by_block(tmp_path):

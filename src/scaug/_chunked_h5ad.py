@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+CHUNK_ENTRIES = 2**18
+
+
 class ChunkedH5AD:
     """Write an .h5ad file block by block of cells: CSR rows of ``X`` and layers, then the annotations.
 
@@ -62,9 +65,19 @@ class ChunkedH5AD:
             raise ScaugInputError(f"out={str(path)!r}: directory {str(self.path.parent)!r} does not exist")
         self.n_vars, self.dtype, self.n_obs = int(n_vars), dtype, 0
         self.file = h5py.File(self.path, "w")
-        empty = sparse.csr_matrix((0, self.n_vars), dtype=dtype)
-        write_elem(self.file, "X", empty)
-        write_elem(self.file, "layers", {name: empty for name in layers})
+        # 64-bit row pointers (a large file passes 2**31 entries) and chunks of 2**18 entries: an empty
+        # dataset's automatic chunks are tiny (1 entry for the row pointers), and millions of chunks
+        # make reading the file slow and its chunk index large
+        storage = {"chunks": (CHUNK_ENTRIES,)}
+        self.file.create_group("layers")
+        self.file["layers"].attrs.update({"encoding-type": "dict", "encoding-version": "0.1.0"})
+        groups = {None: self.file, **{name: self.file["layers"] for name in layers}}
+        for name, parent in groups.items():
+            key = "X" if name is None else name
+            write_elem(parent, key, sparse.csr_matrix((0, self.n_vars), dtype=dtype), dataset_kwargs=storage)
+            # scipy stores the empty matrix's row pointers as int32: replaced by int64 ones
+            del parent[key]["indptr"]
+            parent[key].create_dataset("indptr", data=np.zeros(1, np.int64), maxshape=(None,), **storage)
         self.matrices = {None: sparse_dataset(self.file["X"])}
         self.matrices.update({name: sparse_dataset(self.file["layers"][name]) for name in layers})
         self.finished = False

@@ -76,10 +76,12 @@ def _mod_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mod", default=None, help="with a .h5mu file: the modality to use (e.g. rna)")
 
 
-def _read(path: str, mod: str | None = None):
-    """An AnnData from .h5ad, or a MuData from .h5mu (then ``--mod`` is required)."""
+def _read(path: str, mod: str | None = None, *, backed: bool = False):
+    """An AnnData from .h5ad (``backed``: opened read-only, X left on disk), or a MuData from .h5mu."""
     from ._validation import ScaugInputError
 
+    if backed and str(path).endswith(".h5mu"):
+        raise ScaugInputError(f"--backed reads X of an .h5ad file on disk; {path} is a MuData (.h5mu)")
     try:
         if str(path).endswith(".h5mu"):
             import mudata
@@ -93,7 +95,7 @@ def _read(path: str, mod: str | None = None):
             return data
         import anndata as ad
 
-        return ad.read_h5ad(path)
+        return ad.read_h5ad(path, backed="r" if backed else None)
     except (OSError, FileNotFoundError) as err:
         raise ScaugInputError(f"cannot read {path}: {err}") from None
 
@@ -189,6 +191,7 @@ def _augment_run(args) -> int:
 def _generate_args(p):
     _add_common(p, input_required=False)
     _model_arg(p)
+    _backed_arg(p)
     p.add_argument("--key-added", default="scaug", help="provenance key (default 'scaug')")
 
 
@@ -202,7 +205,7 @@ def _generate_run(args) -> int:
     # An .h5ad is written block by block as the cells are made; a MuData goes to .h5mu at the end.
     streamed = not str(args.output).endswith(".h5mu")
     syn = generate(
-        _load_model(args.model) if args.model else _read(args.input, args.mod),
+        _load_model(args.model) if args.model else _read(args.input, args.mod, backed=args.backed),
         args.n_cells,
         method=None if args.model else args.method,
         labels_key=args.labels_key,
@@ -234,6 +237,15 @@ def _train_args(p):
     p.add_argument("--model-kwargs", type=_json_dict, default=None, help="JSON object of model options")
     p.add_argument("--train-kwargs", type=_json_dict, default=None, help="JSON object of training options")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model directory")
+    _backed_arg(p)
+
+
+def _backed_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backed",
+        action="store_true",
+        help="train from X on disk without loading it (methods that can: cscgan)",
+    )
 
 
 def _train_run(args) -> int:
@@ -250,7 +262,7 @@ def _train_run(args) -> int:
     if os.path.exists(args.output) and not args.overwrite:
         raise ScaugInputError(f"{args.output} already exists; pass --overwrite to replace it")
     model = train_generator(
-        _read(args.input),
+        _read(args.input, backed=args.backed),
         args.method,
         labels_key=args.labels_key,
         layer=args.layer,
