@@ -6,7 +6,7 @@ One figure per (dataset, target) of ``downsampling.csv`` (``scaug.pl.downsamplin
 the target cells kept, mean over seeds with the seeds' range, the removed real cells dashed) and per
 dataset of ``imbalance.csv`` (``scaug.pl.imbalance``: macro-F1 bars and per-label F1 heatmap). The
 generators side by side: the rows of ``cscgan.csv`` tagged ``generators`` (``bench_cscgan.py
---tag generators``), mean over their seeds.
+--tag generators``), mean over their seeds. The scale rows of ``scale.csv`` (``bench_scale.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd
 from bench_cscgan import ROOT
 
@@ -116,7 +117,32 @@ def generators() -> None:
         print(_markdown(out.sort_values("AUC (0.5 ideal)")))
 
 
+def scale() -> None:
+    """``bench_scale.py``'s rows: training and generation in memory and on disk, and cost vs size."""
+    path = RESULTS / "scale.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    train = table[table["part"] == "train"].assign(
+        **{"cells": lambda t: t["n_cells"].map("{:,}".format)},
+    )
+    out = train.set_index(["mode", "cells"])[["seconds_setup", "seconds_per_1k_steps", "peak_rss_mb"]].round(
+        0
+    )
+    print("\ntraining (cscGAN, 2,000 genes):\n")
+    print(_markdown(out.astype(int)))
+    gen = table[table["part"] == "generate"]
+    out = gen.assign(cells=gen["n_cells"].map("{:,}".format)).set_index(["mode", "cells"])
+    out = out[["seconds", "cells_per_s", "rss_before_mb", "peak_rss_mb"]].round(0).astype(int)
+    print("\ngeneration (cscGAN, 2,000 genes):\n")
+    print(_markdown(out))
+    for mode, part in gen.groupby("mode"):
+        slope = np.polyfit(np.log(part["n_cells"]), np.log(part["seconds"]), 1)[0]
+        print(f"generation {mode}: seconds ~ cells^{slope:.2f}")
+
+
 if __name__ == "__main__":
     downsampling()
     imbalance()
     generators()
+    scale()
