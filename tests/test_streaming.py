@@ -84,7 +84,7 @@ def test_a_failed_generation_leaves_no_file(tmp_path):
     class Failing:
         method, counts, params, history = "failing", True, {}, None
         var_names = pd.Index(["g0", "g1"])
-        labels = ["a"]
+        labels = ("a",)
         label_counts = pd.Series({"a": 10})
 
         def sample(self, n_per_label, *, random_state=0):
