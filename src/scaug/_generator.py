@@ -13,6 +13,10 @@ import pandas as pd
 class Generator(Protocol):
     """A trained generator, as returned by a registered method's train callable.
 
+    A generator may also have ``sample_chunks(n_per_label, *, random_state=0)``, yielding
+    ``(matrix, labels)`` blocks whose rows stacked are :meth:`sample`'s: then
+    ``scaug.tl.generate(..., out=path)`` writes each block as it comes, in bounded memory.
+
     Attributes
     ----------
     method
@@ -29,10 +33,6 @@ class Generator(Protocol):
         The parameters the generator was trained with (JSON-serialisable), for provenance.
     history
         Short training history (one row per epoch), or ``None`` when nothing was trained.
-
-    A generator may also have ``sample_chunks(n_per_label, *, random_state=0)``, yielding
-    ``(matrix, labels)`` blocks whose rows stacked are :meth:`sample`'s: then
-    ``scaug.tl.generate(..., out=path)`` writes each block as it comes, in bounded memory.
     """
 
     method: str
