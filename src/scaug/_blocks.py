@@ -19,6 +19,18 @@ BLOCK_ROWS = 10_000
 _PROGRESS_ROWS = 200_000
 
 
+def on_disk(matrix) -> bool:
+    """Whether ``matrix`` is read from a file (anndata's on-disk sparse dataset, an h5py dataset).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> on_disk(np.zeros((2, 2)))
+    False
+    """
+    return not (sparse.issparse(matrix) or isinstance(matrix, np.ndarray))
+
+
 def row_blocks(
     matrix, *, block_rows: int | None = None, desc: str = "reading"
 ) -> Iterator[tuple[int, object]]:

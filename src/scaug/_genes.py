@@ -16,7 +16,14 @@ from ._blocks import n_cells_expressing, normalised_moments
 from ._validation import ScaugInputError
 
 
-def select_genes(matrix, *, counts: bool, min_cells: int = 3, n_top_genes: int | None = None) -> np.ndarray:
+def select_genes(
+    matrix,
+    *,
+    counts: bool,
+    min_cells: int = 3,
+    n_top_genes: int | None = None,
+    detected: np.ndarray | None = None,
+) -> np.ndarray:
     """Boolean mask of the genes to model.
 
     The matrix is read in blocks of rows (:mod:`scaug._blocks`), so the on-disk ``X`` of a backed
@@ -32,6 +39,9 @@ def select_genes(matrix, *, counts: bool, min_cells: int = 3, n_top_genes: int |
         Genes non-zero in fewer cells are not modelled (they would be all-zero noise to learn).
     n_top_genes
         Keep only this many genes of highest normalised dispersion (scanpy's ``"seurat"`` flavour).
+    detected
+        The genes non-zero in at least ``min_cells`` cells, if the caller counted them already
+        (a pass over an on-disk matrix saved).
 
     Examples
     --------
@@ -40,7 +50,8 @@ def select_genes(matrix, *, counts: bool, min_cells: int = 3, n_top_genes: int |
     >>> select_genes(x, counts=True, min_cells=2)
     array([ True, False, False])
     """
-    detected = n_cells_expressing(matrix) >= min_cells
+    if detected is None:
+        detected = n_cells_expressing(matrix) >= min_cells
     if n_top_genes is None or n_top_genes >= detected.sum():
         return detected
     columns = np.flatnonzero(detected)

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ._blocks import on_disk, row_blocks
+
 if TYPE_CHECKING:
     from anndata import AnnData
 
@@ -110,9 +112,7 @@ def check_values(matrix, *, where: str, chunk: int = 1 << 22) -> bool:
     Works through the stored values in chunks so that the check needs no copy of the matrix; a
     matrix on disk (a backed AnnData's ``X``) is read in blocks of rows.
     """
-    if not (sparse.issparse(matrix) or isinstance(matrix, np.ndarray)) and hasattr(matrix, "shape"):
-        from ._blocks import row_blocks
-
+    if on_disk(matrix) and hasattr(matrix, "shape"):
         # every block is checked (a list, not all() on a generator): the integer check must see all
         return all([check_values(rows, where=where, chunk=chunk) for _, rows in row_blocks(matrix)])
     data = matrix.data if sparse.issparse(matrix) else np.asarray(matrix).reshape(-1)

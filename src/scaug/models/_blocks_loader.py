@@ -28,11 +28,6 @@ BLOCK_ROWS = 2_048
 BLOCKS_PER_WINDOW = 8
 
 
-def on_disk(matrix) -> bool:
-    """Whether ``matrix`` is read from a file (anndata's on-disk sparse dataset, an h5py dataset)."""
-    return not (sparse.issparse(matrix) or isinstance(matrix, np.ndarray))
-
-
 @dataclass(frozen=True)
 class BlockBatch:
     """A minibatch: the blocks its window holds and the positions (in the dataset's rows) it takes."""

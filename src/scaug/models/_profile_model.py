@@ -90,9 +90,15 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
             space = adata.uns.get("scaug_space") or (
                 "counts" if check_values(matrix, where="X") else "continuous"
             )
+        # counted once for gene selection and the background genes (one pass over an on-disk matrix)
+        detected = n_cells_expressing(matrix) >= min_cells if modelled_genes is None or background else None
         if modelled_genes is None:
             mask = select_genes(
-                matrix, counts=space == "counts", min_cells=min_cells, n_top_genes=n_top_genes
+                matrix,
+                counts=space == "counts",
+                min_cells=min_cells,
+                n_top_genes=n_top_genes,
+                detected=detected,
             )
             if not mask.any():
                 raise ScaugInputError(f"no gene is expressed in at least {min_cells} cells; nothing to model")
@@ -105,7 +111,7 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         # In the order of var_names, so that gene columns and profiles line up.
         modelled_genes = adata.var_names[adata.var_names.isin(modelled_genes)].tolist()
         self._init_from_data(
-            adata, matrix, modelled_genes, space, min_cells=min_cells, background=background, **kwargs
+            adata, matrix, modelled_genes, space, detected=detected, background=background, **kwargs
         )
         return space, modelled_genes
 
@@ -116,10 +122,13 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         modelled_genes: list[str],
         space: str,
         *,
-        min_cells: int,
+        detected: np.ndarray | None,
         background: bool,
     ) -> None:
-        """Record what sampling needs without the training data (attributes ending in ``_`` are saved)."""
+        """Record what sampling needs without the training data (attributes ending in ``_`` are saved).
+
+        ``detected``: the genes non-zero in ``min_cells`` cells (the candidates for background genes).
+        """
         self.var_names_ = adata.var_names.astype(str).tolist()
         labels = self._cell_labels()
         self.label_counts_ = (
@@ -134,10 +143,10 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         columns = self.var_names.get_indexer(modelled_genes)
         background_columns = np.array([], dtype=np.int64)
         if background:
-            detected = n_cells_expressing(matrix) >= min_cells
-            detected[columns] = False
-            background_columns = np.flatnonzero(detected)
-            self.background_genes_ = self.var_names[detected].tolist()
+            candidates = detected.copy()
+            candidates[columns] = False
+            background_columns = np.flatnonzero(candidates)
+            self.background_genes_ = self.var_names[candidates].tolist()
         # one pass over blocks of cells (an on-disk matrix is read once): library sizes, background means
         totals, profile_sums = [], np.zeros((len(self.labels), len(background_columns)))
         for start, rows in row_blocks(matrix, desc="library sizes"):

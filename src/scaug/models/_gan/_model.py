@@ -18,8 +18,9 @@ from anndata import AnnData
 from scipy import sparse
 from scvi import REGISTRY_KEYS, settings
 
+from ..._blocks import on_disk
 from ..._validation import ScaugInputError
-from .._blocks_loader import BlockDataSplitter, on_disk
+from .._blocks_loader import BlockDataSplitter
 from .._counts import CountSampler
 from .._profile_model import Output, ProfileModelBase, check_output_options
 from ._few_shot import borrow_library_sizes, fit_label_shift
@@ -114,13 +115,13 @@ class GANModelBase(ProfileModelBase):
         modelled_genes: list[str],
         space: str,
         *,
-        min_cells: int,
+        detected: np.ndarray | None,
         background: bool,
         few_shot_cells: int = 0,
     ) -> None:
         """Record what sampling needs; few-shot labels borrow the spread of library sizes from the others."""
         super()._init_from_data(
-            adata, matrix, modelled_genes, space, min_cells=min_cells, background=background
+            adata, matrix, modelled_genes, space, detected=detected, background=background
         )
         small = [lab for lab, n in self.label_counts_.items() if n < few_shot_cells]
         if small and self.library_sizes_ is not None:
