@@ -61,6 +61,10 @@ def test_generate_dict_n_cells(sim_path, tmp_path):
         (["--labels-key", "nope"], "not a column"),
         (["--labels-key", "cell_type", "-m", "nope"], "unknown method"),
         (["--labels-key", "cell_type", "--n-cells", "type_9=3"], "unknown labels"),
+        (
+            ["--labels-key", "cell_type", "-m", "cscgan", "--train-kwargs", '{"strategy": "ddp"}'],
+            "do it with `scaug train`",
+        ),
     ],
 )
 def test_bad_input_exit_code_and_one_line(sim_path, tmp_path, capsys, args, message):

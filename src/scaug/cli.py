@@ -163,10 +163,29 @@ def _augment_args(p):
     p.add_argument("--key-added", default="scaug", help="provenance key (default 'scaug')")
 
 
+def _refuse_ddp(args) -> None:
+    """Training in several processes writes one model: ``scaug train``, then ``--model``."""
+    from ._validation import ScaugInputError
+
+    strategy = (args.train_kwargs or {}).get("strategy", "")
+    if "ddp" in str(strategy):
+        raise ScaugInputError(
+            f"strategy {strategy!r} trains in several processes: do it with `scaug train`, which "
+            "saves one model, then pass that model with --model"
+        )
+
+
+def _first_process(model) -> bool:
+    """Whether this is the first of the processes a DDP training ran in (or the only one)."""
+    trainer = getattr(model, "trainer", None)
+    return trainer is None or trainer.global_rank == 0
+
+
 def _augment_run(args) -> int:
     from .tl import augment
 
     _check_output(args)
+    _refuse_ddp(args)
     adata = _read(args.input, args.mod)
     out = augment(
         adata,
@@ -202,6 +221,7 @@ def _generate_run(args) -> int:
     if (args.input is None) == (args.model is None):
         raise ScaugInputError("pass either --input (data to train on) or --model (a saved model)")
     _check_output(args)
+    _refuse_ddp(args)
     # An .h5ad is written block by block as the cells are made; a MuData goes to .h5mu at the end.
     streamed = not str(args.output).endswith(".h5mu")
     syn = generate(
@@ -271,6 +291,8 @@ def _train_run(args) -> int:
         model_kwargs=args.model_kwargs,
         train_kwargs=args.train_kwargs,
     )
+    if not _first_process(model):  # DDP: every process trained the same model; the first saves it
+        return 0
     model.save(args.output, overwrite=args.overwrite)
     print(f"saved {args.method} model to {args.output} (use it with --model {args.output})")
     return 0

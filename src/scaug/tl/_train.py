@@ -59,7 +59,9 @@ def train_generator(
     model_kwargs
         Options of the method's model (e.g. ``k_neighbors`` for SMOTE, network sizes for a GAN).
     train_kwargs
-        Further options of the method's training (deep methods: passed to the trainer).
+        Further options of the method's training (deep methods: passed to the trainer; e.g.
+        ``{"strategy": "ddp"}`` with ``devices=2`` trains cscgan, scgan, garage or activa in two
+        processes through Lightning's DDP, from a script).
 
     Returns
     -------

@@ -22,6 +22,7 @@ from ..._blocks import on_disk
 from ..._validation import ScaugInputError
 from .._blocks_loader import BlockDataSplitter
 from .._counts import CountSampler
+from .._distributed import n_processes, two_optimizer_strategy
 from .._profile_model import Output, ProfileModelBase, check_output_options
 from ._few_shot import borrow_library_sizes, fit_label_shift
 from ._module import GANModule
@@ -180,7 +181,12 @@ class GANModelBase(ProfileModelBase):
         datasplitter_kwargs, plan_kwargs
             Passed to :class:`scvi.dataloaders.DataSplitter` and :class:`WGANGPTrainingPlan`.
         **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer`.
+            Passed to :class:`scvi.train.Trainer`. ``strategy="ddp"`` with ``devices=N`` trains in
+            N processes (Lightning's DDP; ``accelerator="cpu"`` uses the gloo backend): each
+            process takes its own minibatches of ``batch_size`` cells, so a generator step sees
+            N x ``batch_size`` real cells, and ``max_steps`` counts the same generator steps as in
+            one process. Run it from a script: every process runs the script (use
+            ``"ddp_notebook"`` in Jupyter).
 
         Examples
         --------
@@ -190,8 +196,14 @@ class GANModelBase(ProfileModelBase):
         if train_size is None:
             train_size = 0.9 if early_stopping else 1.0
         n_train = max(1, math.floor(n_obs * train_size))
-        batch_size = min(int(batch_size), n_train)
-        batches_per_epoch = max(1, n_train // batch_size)
+        strategy = trainer_kwargs.get("strategy")
+        processes = n_processes(strategy, accelerator, devices, trainer_kwargs.get("num_nodes", 1))
+        if strategy is not None:
+            trainer_kwargs["strategy"] = two_optimizer_strategy(strategy)
+        # Under DDP each process takes its own minibatches: an epoch has `processes` times fewer steps.
+        per_process = max(1, n_train // processes)
+        batch_size = min(int(batch_size), per_process)
+        batches_per_epoch = max(1, per_process // batch_size)
         if max_steps is None and max_epochs is None:
             max_steps = DEFAULT_MAX_STEPS
         if max_steps is not None:
@@ -216,6 +228,7 @@ class GANModelBase(ProfileModelBase):
             "batch_size": batch_size,
             **{k: v for k, v in plan_kwargs.items() if isinstance(v, int | float | str | bool)},
             "count_noise": plan_kwargs["count_noise"] or "off",
+            "processes": processes,
         }
         super().train(
             max_epochs=max_epochs,

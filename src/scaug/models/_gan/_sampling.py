@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import torch
 from scvi import settings
 from scvi.dataloaders import DataSplitter
 from torch.utils.data import BatchSampler, DataLoader, WeightedRandomSampler
-
-logger = logging.getLogger("scaug")
 
 
 def rare_priority_weights(labels: np.ndarray, rare: pd.Series, *, rare_sampling: float) -> np.ndarray:
@@ -67,13 +63,13 @@ class RarePrioritySplitter(DataSplitter):
         super().__init__(adata_manager, **kwargs)
 
     def train_dataloader(self):
-        """Weighted minibatches of training cells (one dataset read per minibatch)."""
+        """Weighted minibatches of training cells (one dataset read per minibatch).
+
+        Under DDP, Lightning shares the minibatches out among the processes (its
+        ``DistributedSamplerWrapper``): every process draws the same weighted epoch from the same
+        seed and trains on its own part of it.
+        """
         if self.cell_weights is None:
-            return super().train_dataloader()
-        if self.data_loader_kwargs.get("distributed_sampler"):
-            logger.warning(
-                "rare-priority sampling is not available with distributed training; sampling uniformly"
-            )
             return super().train_dataloader()
         weights = torch.as_tensor(self.cell_weights[self.train_idx])
         generator = torch.Generator().manual_seed(int(settings.seed or 0))

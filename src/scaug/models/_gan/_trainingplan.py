@@ -8,6 +8,7 @@ import torch
 from scvi.module.base import LossOutput
 from scvi.train import TrainingPlan
 
+from .._distributed import all_finite, seed_rank
 from ._module import GANModule
 
 
@@ -21,7 +22,9 @@ class WGANGPTrainingPlan(TrainingPlan):
     A :class:`scvi.train.TrainingPlan` with manual optimisation of two optimizers, as scvi-tools'
     :class:`~scvi.train.AdversarialTrainingPlan`: the training and validation steps and the
     optimizers are the GAN's; scvi-tools' trainer sets the training-set sizes and DDP logging
-    (``use_sync_dist``) as for its own models.
+    (``use_sync_dist``) as for its own models. Under DDP (several processes, see
+    :mod:`scaug.models._distributed`) every process draws its own noise and a diverged loss on
+    any process stops all of them.
 
     Every minibatch of real cells makes one critic step; every ``n_critic``-th minibatch is
     followed by one generator step on a fake batch with the same labels (and library sizes).
@@ -91,10 +94,29 @@ class WGANGPTrainingPlan(TrainingPlan):
             raise ValueError(f"count_noise must be None, 'poisson' or 'round', got {count_noise!r}")
         self.count_noise = count_noise
         self.automatic_optimization = False
-        self.critic_steps = 0
-        self.generator_steps = 0
+        # Buffers, not ints: Lightning hands a forked or spawned training's state back to the main
+        # process through the state dict ("ddp_notebook", "ddp_spawn").
+        self.register_buffer("_steps", torch.zeros(2, dtype=torch.long))
         self.checkpoint_every = int(checkpoint_every)
         self._last_good: tuple[int, dict[str, torch.Tensor]] | None = None
+
+    @property
+    def critic_steps(self) -> int:
+        """Critic steps done."""
+        return int(self._steps[0])
+
+    @critic_steps.setter
+    def critic_steps(self, value: int) -> None:
+        self._steps[0] = value
+
+    @property
+    def generator_steps(self) -> int:
+        """Generator steps done."""
+        return int(self._steps[1])
+
+    @generator_steps.setter
+    def generator_steps(self, value: int) -> None:
+        self._steps[1] = value
 
     @property
     def optimizer_steps_per_generator_step(self) -> int:
@@ -175,10 +197,12 @@ class WGANGPTrainingPlan(TrainingPlan):
         """Batch norm in training mode, also when training resumes after sampling (eval mode)."""
         self.module.train()
         self._keep_weights()
+        seed_rank(self.trainer)
 
     def on_train_epoch_end(self) -> None:
         """Log the generator steps done so far (the x axis that matters for a GAN)."""
-        self.log("generator_steps", float(self.generator_steps), prog_bar=True, sync_dist=self.use_sync_dist)
+        # The same count on every process: nothing to reduce.
+        self.log("generator_steps", float(self.generator_steps), prog_bar=True)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Critic loss and Wasserstein estimate on held-out real cells (no optimizer step)."""
@@ -204,14 +228,15 @@ class WGANGPTrainingPlan(TrainingPlan):
             self._last_good = (self.generator_steps, weights)
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        if torch.isfinite(loss):
+        if all_finite(self._trainer, loss):
             return
         restored = ""
         if self._last_good is not None:
             step, weights = self._last_good
             self.module.load_state_dict(weights)
             restored = f"; the model holds its weights of generator step {step}"
+        value = loss.item() if not torch.isfinite(loss) else "non-finite on another process"
         raise GANTrainingError(
-            f"the {which} loss became {loss.item()} at generator step {self.generator_steps}; "
+            f"the {which} loss became {value} at generator step {self.generator_steps}; "
             f"training diverged: lower lr or use fewer modelled genes{restored}"
         )

@@ -14,6 +14,7 @@ from scvi import REGISTRY_KEYS
 
 from ..._validation import ScaugInputError
 from .._counts import generator_on
+from .._distributed import two_optimizer_strategy
 from .._profile_model import stack_chunks
 from ..scvi._label_region import label_regions
 from ..study._model import StudyModelBase, check_positive_int, check_widths
@@ -178,7 +179,8 @@ class ACTIVA(StudyModelBase):
         datasplitter_kwargs, plan_kwargs
             Passed to the data splitter and :class:`IntrospectiveTrainingPlan`.
         **trainer_kwargs
-            Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``).
+            Passed to :class:`scvi.train.Trainer` (e.g. ``enable_progress_bar=False``;
+            ``strategy="ddp", devices=N``: N processes, each with its own minibatches and noise).
 
         Examples
         --------
@@ -210,6 +212,8 @@ class ACTIVA(StudyModelBase):
             "classifier_lr": classifier_lr,
             **(plan_kwargs or {}),
         }
+        if "strategy" in trainer_kwargs:
+            trainer_kwargs["strategy"] = two_optimizer_strategy(trainer_kwargs["strategy"])
         super().train(
             max_epochs,
             batch_size=batch_size,

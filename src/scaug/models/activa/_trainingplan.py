@@ -7,6 +7,7 @@ from scvi import REGISTRY_KEYS
 from scvi.train import TrainingPlan
 from torch.nn import functional as F
 
+from .._distributed import all_finite, seed_rank
 from ._module import ACTIVAModule, cell_type_loss, decoder_loss, encoder_loss, kl_divergence
 
 
@@ -223,6 +224,7 @@ class IntrospectiveTrainingPlan(TrainingPlan):
     def on_train_start(self) -> None:
         """Training mode, also when training resumes after sampling (eval mode)."""
         self.module.train()
+        seed_rank(self.trainer)
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """The VAE loss and the classifier's loss on held-out cells."""
@@ -240,8 +242,9 @@ class IntrospectiveTrainingPlan(TrainingPlan):
         )
 
     def _check_finite(self, loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
+        if not all_finite(self._trainer, loss):
+            value = loss.item() if not torch.isfinite(loss) else "non-finite on another process"
             raise ACTIVATrainingError(
-                f"a loss became {loss.item()} in epoch {self.current_epoch}; training diverged: "
+                f"a loss became {value} in epoch {self.current_epoch}; training diverged: "
                 "lower lr or raise the margin"
             )

@@ -62,6 +62,9 @@ class StudyGAN(StudyModelBase):
     _training_plan_cls = BCEGANTrainingPlan
     _default_lr = 1e-4
     _method = "gan"
+    # Each process would step the pairs of the labels in its own minibatch: the processes' backward
+    # passes (and gradient all-reduces) would not match.
+    _distributed = False
 
     def __init__(
         self,

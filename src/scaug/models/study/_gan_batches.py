@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -10,8 +9,6 @@ import torch
 from scvi import settings
 from scvi.dataloaders import DataSplitter
 from torch.utils.data import DataLoader, Sampler
-
-logger = logging.getLogger("scaug")
 
 
 class LabelBatchSampler(Sampler[list[int]]):
@@ -59,8 +56,8 @@ class LabelBatchSampler(Sampler[list[int]]):
 class LabelBatchSplitter(DataSplitter):
     """scvi's :class:`~scvi.dataloaders.DataSplitter` whose training minibatches hold one label each.
 
-    Only cells of ``labels`` are trained on (the labels that have a GAN). Without ``labels`` (or
-    with distributed training) it is the plain splitter.
+    Only cells of ``labels`` are trained on (the labels that have a GAN). Without ``labels`` it is
+    the plain splitter. Training runs in one process (:class:`StudyGAN` refuses DDP).
 
     Parameters
     ----------
@@ -84,9 +81,6 @@ class LabelBatchSplitter(DataSplitter):
     def train_dataloader(self):
         """Single-label minibatches of the training cells of :attr:`labels`."""
         if self.labels is None:
-            return super().train_dataloader()
-        if self.data_loader_kwargs.get("distributed_sampler"):
-            logger.warning("single-label minibatches are not available with distributed training")
             return super().train_dataloader()
         codes = self.cell_labels[self.train_idx]
         # Positions within the training cells: the dataset below holds only those.

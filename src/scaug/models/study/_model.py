@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from anndata import AnnData
 from scvi import REGISTRY_KEYS
+from scvi.model._utils import use_distributed_sampler
 
 from ..._validation import ScaugInputError
 from .._counts import CountSampler
@@ -62,6 +63,8 @@ class StudyModelBase(ProfileModelBase):
 
     _default_lr: float
     _plan_defaults: ClassVar[dict] = {}
+    #: Whether training can run in several processes (``strategy="ddp"``).
+    _distributed: bool = True
 
     def __init__(
         self,
@@ -159,6 +162,10 @@ class StudyModelBase(ProfileModelBase):
         max_epochs = 200 if max_epochs is None else max_epochs
         for name, value in (("max_epochs", max_epochs), ("batch_size", batch_size)):
             check_positive_int(name, value)
+        if not self._distributed and use_distributed_sampler(trainer_kwargs.get("strategy", "auto")):
+            raise ScaugInputError(
+                f"{self._method} trains in one process: strategy={trainer_kwargs['strategy']!r} is not supported"
+            )
         plan_kwargs = {**self._plan_defaults, "lr": lr or self._default_lr, **(plan_kwargs or {})}
         self.train_params_ = {
             "max_epochs": int(max_epochs),
