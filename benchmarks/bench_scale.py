@@ -1,7 +1,8 @@
 """Scale: a large simulated dataset written block by block, generation streamed to disk vs in memory.
 
     python benchmarks/bench_scale.py --workdir /tmp/scale [--cells 10000 100000 1000000] [--genes 2000]
-        [--threads 1] [--train-steps 300] [--out benchmarks/results/scale.csv]
+        [--threads 1] [--train-steps 300] [--parts simulate train generate] [--tag NAME]
+        [--out benchmarks/results/scale.csv]
 
 1. ``simulate(..., out=)`` writes the largest ``--cells`` dataset to ``WORKDIR/sim.h5ad`` (kept
    for later runs): seconds and peak resident memory.
@@ -140,6 +141,12 @@ def main() -> None:
     parser.add_argument("--genes", type=int, default=2_000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--train-steps", type=int, default=300)
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["simulate", "train", "generate"],
+        choices=["simulate", "train", "generate"],
+    )
     parser.add_argument("--tag", default="default")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "scale.csv"))
     parser.add_argument("--one", choices=["simulate", "train", "generate"], help=argparse.SUPPRESS)
@@ -151,19 +158,24 @@ def main() -> None:
         return
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     rows = []
+    # The data file and the model are made when missing, whatever --parts says: the others need them.
     if not (Path(args.workdir) / "sim.h5ad").exists():
         rows.append(run_one(args, "simulate", max(args.cells)))
     if not (Path(args.workdir) / "model").exists():
         rows.append(run_one(args, "train", TRAIN_CELLS))
-    rows += [run_one(args, "train", n) for n in args.train_cells]
-    rows.append(run_one(args, "train", max(args.cells), "disk"))
-    for n in args.cells:
-        rows += [run_one(args, "generate", n, mode) for mode in ("memory", "disk")]
+    if "train" in args.parts:
+        rows += [run_one(args, "train", n) for n in args.train_cells]
+        rows.append(run_one(args, "train", max(args.cells), "disk"))
+    if "generate" in args.parts:
+        for n in args.cells:
+            rows += [run_one(args, "generate", n, mode) for mode in ("memory", "disk")]
     table = pd.DataFrame(rows).assign(tag=args.tag)
     for mode, part in table[table["part"] == "generate"].groupby("mode"):
         print(f"generation in {mode}: seconds ~ cells^{exponent(part):.2f}")
     out = Path(args.out)
-    table.to_csv(out, mode="a", header=not out.exists(), index=False)
+    if out.exists():  # rows of another --parts have other columns: align them by name
+        table = pd.concat([pd.read_csv(out), table], ignore_index=True)
+    table.to_csv(out, index=False)
 
 
 if __name__ == "__main__":

@@ -122,7 +122,8 @@ def scale() -> None:
     path = RESULTS / "scale.csv"
     if not path.exists():
         return
-    table = pd.read_csv(path)
+    # A part measured again (another --tag) replaces the earlier rows.
+    table = pd.read_csv(path).drop_duplicates(["part", "mode", "n_cells"], keep="last")
     train = table[table["part"] == "train"].assign(
         **{"cells": lambda t: t["n_cells"].map("{:,}".format)},
     )
@@ -141,8 +142,24 @@ def scale() -> None:
         print(f"generation {mode}: seconds ~ cells^{slope:.2f}")
 
 
+def ddp() -> None:
+    """``bench_ddp.py``'s rows: one process vs two (DDP) on the same data and budget, mean and sd over seeds."""
+    path = RESULTS / "ddp.csv"
+    if not path.exists():
+        return
+    table = pd.read_csv(path)
+    columns = ["auc", "memorisation_ratio", "label_fidelity", "train_seconds"]
+    print("\ncscGAN in one process vs two (DDP):\n")
+    out = table.groupby("mode")[columns].agg(["mean", "std"]).round(3)
+    out.columns = [" ".join(column) for column in out.columns]
+    print(_markdown(out))
+    paired = table.pivot(index="seed", columns="mode", values="auc")
+    print("AUC, DDP minus one process, per seed:", (paired["ddp"] - paired["single"]).round(3).tolist())
+
+
 if __name__ == "__main__":
     downsampling()
     imbalance()
     generators()
     scale()
+    ddp()

@@ -29,7 +29,7 @@ def cscgan():
 
 
 def test_streamed_cells_are_the_cells_generated_in_memory(cscgan, tmp_path):
-    # 5,000 cells of one label: two blocks of sample_chunks' default 4,096
+    # 5,000 cells of one label: three blocks of sample_chunks' default 2,048
     request = {"type_1": 5_000, "type_0": 300}
     mem = scaug.tl.generate(cscgan, request, random_state=3)
     disk = scaug.tl.generate(cscgan, request, random_state=3, out=tmp_path / "syn.h5ad")

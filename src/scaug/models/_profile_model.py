@@ -57,6 +57,12 @@ def check_output_options(output: str, count_sampler: str) -> None:
         )
 
 
+#: Cells per generated block (forward pass, count draws, one write to disk). 2,048 cells over 2,000
+#: genes keep streaming a million cells to disk under 1 GB, at the throughput of 4,096-cell blocks
+#: (benchmarks/bench_scale.py); 1,024 needed less memory but were 16 % slower.
+CHUNK_CELLS = 2048
+
+
 class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin, BaseModelClass):
     """Data, modelled genes and count output of a generator of per-label expression profiles.
 
@@ -218,7 +224,7 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         return self.space == "counts" and self.init_params_["non_kwargs"].get("output", "counts") == "counts"
 
     def sample(
-        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = CHUNK_CELLS
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate ``n_per_label[label]`` cells per label.
 
@@ -252,7 +258,7 @@ class ProfileModelBase(GeneratorMixin, SafeFileMixin, UnsupervisedTrainingMixin,
         return stack_chunks(chunks, sum(int(n) for n in n_per_label.values()), len(self.var_names_))
 
     def sample_chunks(
-        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = 4096
+        self, n_per_label: Mapping[str, int], *, random_state: int = 0, chunk_size: int = CHUNK_CELLS
     ) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
         """:meth:`sample`, one ``(matrix, labels)`` block of at most ``chunk_size`` cells at a time.
 

@@ -296,11 +296,13 @@ def sample_adata(
             record["skipped"] = dict(skipped)
         uns: dict = {}
         _provenance.add_run(uns, key, run_id, record)
-        if out is not None:
-            sink.finish(obs=obs, var=var, uns=uns)
-            return ad.read_h5ad(out, backed="r")
-        matrices = sink.matrices(as_sparse=as_sparse)
-    return ad.AnnData(X=matrices.pop(None), obs=obs, var=var, uns=uns, layers=matrices)
+        if out is None:
+            matrices = sink.matrices(as_sparse=as_sparse)
+            return ad.AnnData(X=matrices.pop(None), obs=obs, var=var, uns=uns, layers=matrices)
+        sink.finish(obs=obs, var=var, uns=uns)
+    # The written obs (a name per cell) goes before the file's obs is read back in.
+    del obs, labels
+    return ad.read_h5ad(out, backed="r")
 
 
 def generated_blocks(
@@ -361,8 +363,13 @@ def _provenance_obs(
         {
             labels_key: pd.Categorical(labels),
             flag: np.ones(len(labels), dtype=bool),
-            method_col: pd.Categorical([method] * len(labels)),
-            run_col: pd.Categorical([run_id] * len(labels)),
+            method_col: _constant(method, len(labels)),
+            run_col: _constant(run_id, len(labels)),
         },
         index=pd.Index([f"{key}-{run_id}-{i}" for i in range(len(labels))]),
     )
+
+
+def _constant(value: str, n: int) -> pd.Categorical:
+    """A categorical column of ``n`` times ``value`` (codes only: no list of ``n`` strings)."""
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[value])

@@ -15,7 +15,7 @@ from scvi import REGISTRY_KEYS
 from ..._validation import ScaugInputError
 from .._counts import generator_on
 from .._distributed import two_optimizer_strategy
-from .._profile_model import stack_chunks
+from .._profile_model import CHUNK_CELLS, stack_chunks
 from ..scvi._label_region import label_regions
 from ..study._model import StudyModelBase, check_positive_int, check_widths
 from ._module import ACTINN_HIDDEN, ACTIVAModule
@@ -273,7 +273,7 @@ class ACTIVA(StudyModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 4096,
+        chunk_size: int = CHUNK_CELLS,
         generation: Generation | None = None,
         max_draws: int = 100,
         confidence: float = 0.9,
@@ -320,7 +320,7 @@ class ACTIVA(StudyModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 4096,
+        chunk_size: int = CHUNK_CELLS,
         generation: Generation | None = None,
         max_draws: int = 100,
         confidence: float = 0.9,

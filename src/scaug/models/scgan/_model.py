@@ -12,7 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from .._gan import GANModelBase
-from .._profile_model import stack_chunks
+from .._profile_model import CHUNK_CELLS, stack_chunks
 from ._labeller import fit_labeller, predict_labels
 
 logger = logging.getLogger("scaug")
@@ -62,7 +62,7 @@ class SCGAN(GANModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 4096,
+        chunk_size: int = CHUNK_CELLS,
         max_draws_factor: int = 20,
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """Generate cells and keep those the real-cell classifier assigns to a requested label.
@@ -94,7 +94,7 @@ class SCGAN(GANModelBase):
         n_per_label: Mapping[str, int],
         *,
         random_state: int = 0,
-        chunk_size: int = 4096,
+        chunk_size: int = CHUNK_CELLS,
         max_draws_factor: int = 20,
     ) -> Iterator[tuple[sparse.csr_matrix, np.ndarray]]:
         """:meth:`sample`, one ``(matrix, labels)`` block at a time (the cells kept from one forward pass)."""
