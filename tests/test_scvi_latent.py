@@ -8,7 +8,7 @@ import torch
 from scipy import sparse
 
 import scaug
-from scaug.models.scvi import SCVIPPC, SCVILatent, label_regions
+from scaug.models.scvi import SCVIPPC, SCVILatent, label_regions, smoothed_draws
 
 QUIET = {"enable_progress_bar": False}
 
@@ -57,6 +57,27 @@ def test_label_regions_shrink_small_labels_towards_the_pooled_scatter():
     # Posterior variances add to the scatter; a label without cells has no region.
     assert np.isnan(centres[3]).all()
     assert np.isnan(covs[3]).all()
+
+
+def test_smoothed_draws_keep_the_labels_scatter_and_fill_between_its_cells():
+    rng = np.random.default_rng(0)
+    cells = rng.normal(0, [2.0, 0.5], size=(6, 2))  # the posterior means of a label's cells
+    centre = cells.mean(axis=0)
+    scatter = np.cov(cells.T)
+    sources = rng.integers(0, 6, 200_000)
+    n = len(sources)
+    args = (cells[sources], np.zeros((n, 2)), np.tile(centre, (n, 1)))
+    factor = np.tile(np.linalg.cholesky(scatter), (n, 1, 1))
+    # The kernel moves draws off the cells, but the variance correction keeps the label's scatter
+    # (of the 6 cells, ddof 0, plus the kernel's share): without it the spread would be 1 + h^2 wider.
+    z = smoothed_draws(*args, factor, bandwidth=1.0, rng=rng)
+    expected = (np.cov(cells.T, ddof=0) + scatter) / 2
+    np.testing.assert_allclose(np.cov(z.T), expected, rtol=0.03, atol=0.01)
+    np.testing.assert_allclose(z.mean(axis=0), centre, atol=0.02)
+    assert np.min(np.abs(z[:, None, :] - cells[None]).sum(axis=2), axis=1).min() > 0
+    # Bandwidth 0: each draw is its cell's posterior (here a point: the cell itself).
+    exact = smoothed_draws(*args, factor, bandwidth=0.0, rng=rng)
+    np.testing.assert_allclose(exact, cells[sources])
 
 
 def test_registered_as_a_deep_method_that_needs_one_cell():
@@ -110,6 +131,22 @@ def test_sampling_is_seeded_and_prior_cells_matters(model):
     assert (a != b).nnz == 0
     assert (a != model.sample(request, random_state=4)[0]).nnz > 0
     assert (a != model.sample(request, random_state=3, prior_cells=1000)[0]).nnz > 0
+    assert (a != model.sample(request, random_state=3, bandwidth=1.0)[0]).nnz > 0
+
+
+def test_one_gaussian_per_label_is_offered(model, data):
+    x, labels = model.sample({"type_0": 5, "pair": 5}, random_state=0, latent="gaussian")
+    assert x.shape == (10, data.n_vars)
+    assert np.array_equal(x.data, np.round(x.data))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"latent": "prior"}, "latent must be"), ({"bandwidth": -1.0}, "bandwidth must be")],
+)
+def test_bad_sampling_options_are_refused_in_one_line(model, options, message):
+    with pytest.raises(scaug.ScaugInputError, match=message):
+        model.sample({"type_0": 2}, **options)
 
 
 def test_save_and_load_model_give_the_same_cells(model, tmp_path):

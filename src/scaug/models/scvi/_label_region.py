@@ -1,4 +1,4 @@
-"""A label's region of scVI's latent space: a Gaussian fitted to its cells' posteriors."""
+"""A label's region of a latent space: its cells' posteriors, as one Gaussian or smoothed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import numpy as np
 
 
 def label_regions(
-    means: np.ndarray, variances: np.ndarray, codes: np.ndarray, n_labels: int, *, prior_cells: float
+    means: np.ndarray,
+    variances: np.ndarray,
+    codes: np.ndarray,
+    n_labels: int,
+    *,
+    prior_cells: float,
+    posterior_noise: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Centre and covariance of each label's latent region.
 
@@ -35,6 +41,9 @@ def label_regions(
         Number of labels.
     prior_cells
         Weight :math:`\kappa` of the pooled scatter, in cells.
+    posterior_noise
+        Add the mean posterior variance :math:`\bar v_k`; ``False``: the shrunk scatter of the
+        posterior means alone (the kernel shape of :func:`smoothed_draws`).
 
     Returns
     -------
@@ -66,10 +75,66 @@ def label_regions(
     else:
         pooled = np.zeros((n_dims, n_dims))
     weights = degrees / (degrees + prior_cells)
-    covariances = (
-        weights[:, None, None] * scatters
-        + (1 - weights)[:, None, None] * pooled
-        + noise[:, :, None] * np.eye(n_dims)
-    )
+    covariances = weights[:, None, None] * scatters + (1 - weights)[:, None, None] * pooled
+    if posterior_noise:
+        covariances += noise[:, :, None] * np.eye(n_dims)
     covariances[sizes == 0] = np.nan
     return centres, covariances
+
+
+def smoothed_draws(
+    means: np.ndarray,
+    variances: np.ndarray,
+    centres: np.ndarray,
+    factors: np.ndarray,
+    *,
+    bandwidth: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    r"""One latent per source cell from its label's aggregate posterior, smoothed by a kernel.
+
+    A label's aggregate posterior is the mixture of its cells' posteriors
+    :math:`\mathcal N(m_j, \operatorname{diag} v_j)`: unlike one Gaussian over the label, it keeps
+    the label's shape (a bent trajectory, a label beside another). Drawing from it alone stays
+    within each cell's posterior; a kernel of the label's scatter, scaled by the bandwidth
+    :math:`h`, lets draws fill the space between the cells. The offset from the label's centre is
+    shrunk by :math:`1/\sqrt{1 + h^2}` so that the kernel does not widen the label (Silverman's
+    smoothed bootstrap with variance correction):
+
+    .. math::
+        z = c_k + \frac{m_j - c_k + h L_k \varepsilon}{\sqrt{1 + h^2}}
+        + \sqrt{v_j} \odot \varepsilon', \qquad \varepsilon, \varepsilon' \sim \mathcal N(0, I),
+
+    with :math:`c_k` the label's centre and :math:`L_k L_k^\top` its scatter of posterior means,
+    shrunk towards the pooled one for a label of few cells
+    (:func:`label_regions` with ``posterior_noise=False``).
+
+    Parameters
+    ----------
+    means, variances
+        Posterior mean and variance of each source cell (cells x dims).
+    centres, factors
+        Centre (cells x dims) and Cholesky factor of the scatter (cells x dims x dims) of each
+        source cell's label.
+    bandwidth
+        :math:`h`: 0 draws from the cells' posteriors only; large values approach one Gaussian
+        per label (:func:`label_regions`).
+    rng
+        Random generator.
+
+    Returns
+    -------
+    Latents, cells x dims.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> z = smoothed_draws(np.ones((3, 2)), np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((3, 2, 2)), bandwidth=1.0, rng=rng)
+    >>> np.round(z[0], 3).tolist()
+    [0.707, 0.707]
+    """
+    shrink = 1.0 / np.sqrt(1.0 + bandwidth**2)
+    kernel = np.einsum("nij,nj->ni", factors, rng.standard_normal(means.shape))
+    posterior = np.sqrt(variances) * rng.standard_normal(means.shape)
+    return centres + shrink * (means - centres + bandwidth * kernel) + posterior
