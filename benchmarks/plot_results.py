@@ -11,6 +11,8 @@ generators side by side: the rows of ``cscgan.csv`` tagged ``generators`` (``ben
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -104,6 +106,10 @@ def generators() -> None:
         return
     table = pd.read_csv(path)
     table = table[table["tag"] == "generators"]
+    # A row scored with other sampling options of the same model is its own line (e.g. "activa latent=gaussian").
+    options = table.get("sample_kwargs", pd.Series(index=table.index, dtype=object)).fillna("{}")
+    suffix = options.map(lambda o: " ".join(f"{k}={v}" for k, v in json.loads(o).items()))
+    table = table.assign(method=(table["method"] + " " + suffix).str.strip())
     for dataset, part in table.groupby("dataset", sort=False):
         grouped = part.groupby("method", sort=False)
         means, sds = grouped[[c for _, c, _ in GENERATOR_COLUMNS]].mean(), grouped["auc"].std()

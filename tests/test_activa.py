@@ -129,8 +129,53 @@ def test_decoder_step_reaches_the_decoder_through_the_encoder_and_leaves_the_enc
     assert plan.alpha2 == 0.5
 
 
+def test_profile_decoder_loss_is_the_negative_binomial_likelihood_of_the_counts():
+    from scvi.distributions import NegativeBinomial
+
+    torch.manual_seed(0)
+    module = ACTIVAModule(5, 2, n_latent=3, n_hidden=(8,), gene_index=[0, 2, 3, 5, 6])
+    with torch.no_grad():
+        module.decoder.log_dispersion.copy_(torch.linspace(-1, 2, 5))
+    counts = torch.poisson(torch.full((4, 7), 3.0))
+    decoded = module.decode(torch.randn(4, 3))
+    modelled = counts[:, [0, 2, 3, 5, 6]]
+    means = decoded.exp() * modelled.sum(dim=1, keepdim=True)
+    theta = torch.linspace(-1, 2, 5).exp()
+    expected = -NegativeBinomial(mu=means, theta=theta).log_prob(modelled).sum(dim=1)
+    loss = module.reconstruction_loss(decoded, None, None, counts)
+    assert torch.allclose(loss, expected)
+    # and not the multinomial of the profile alone (dispersion matters)
+    assert not torch.allclose(loss, -(modelled * decoded).sum(dim=1))
+
+
+def test_profile_counts_are_overdispersed_as_the_decoder_learnt():
+    """Sampling multiplies profiles by gamma noise of mean 1 and variance 1 / theta (negative binomial counts)."""
+    module = ACTIVAModule(3, 2, n_latent=2, n_hidden=(4,))
+    with torch.no_grad():
+        module.decoder.log_dispersion.copy_(torch.log(torch.tensor([0.5, 2.0, 50.0])))
+    noise = module.decoder.gamma_noise(200_000, torch.Generator().manual_seed(0))
+    assert torch.allclose(noise.mean(0), torch.ones(3), atol=0.02)
+    assert torch.allclose(noise.var(0), torch.tensor([2.0, 0.5, 0.02]), rtol=0.05)
+    again = module.decoder.gamma_noise(5, torch.Generator().manual_seed(0))
+    assert torch.equal(again, module.decoder.gamma_noise(5, torch.Generator().manual_seed(0)))
+
+
+def test_smoothed_and_gaussian_latents_keep_the_label_and_differ(model):
+    gaussian = model.sample({"type_1": 30}, random_state=0)[0]
+    smoothed = model.sample({"type_1": 30}, random_state=0, latent="smoothed")[0]
+    assert (smoothed != gaussian).nnz > 0
+    assert _is_integer(smoothed)
+    module = model.module
+    assert int(module.component_counts[model.labels.index("one")]) == 1
+    assert int(module.component_counts[model.labels.index("five")]) == 5
+    with pytest.raises(ScaugInputError, match="latent must be"):
+        model.sample({"type_1": 3}, latent="prior")
+    with pytest.raises(ScaugInputError, match="bandwidth must be"):
+        model.sample({"type_1": 3}, bandwidth=-0.1)
+
+
 def test_paper_preset():
-    assert PAPER["model"] == {"n_latent": 128, "n_hidden": (1024, 512, 256)}
+    assert PAPER["model"] == {"n_latent": 128, "n_hidden": (1024, 512, 256), "decoder_output": "scaled"}
     train = PAPER["train"]
     assert (train["lr"], train["betas"], train["batch_size"]) == (2e-4, (0.9, 0.999), 128)
     assert (train["margin"], train["alpha1"], train["alpha2"], train["warmup_epochs"]) == (
@@ -152,6 +197,7 @@ def test_paper_preset():
         train_kwargs={"max_epochs": 1, **QUIET},
     )
     assert paper.module.n_latent == 128
+    assert paper.module.output == "scaled"
     assert paper.params["margin"] == 110.0 and paper.params["lr"] == 2e-4
     assert paper.params["count_noise"] is False
 
@@ -191,8 +237,8 @@ def test_filter_and_region_generation_both_give_the_label():
     adata = scaug.datasets.simulate(
         300, 60, 2, imbalance=1.0, program_size=0.3, fold_change=6, random_state=0
     )
-    # Labels separated in the latent: a squared error that outweighs the KL term on 60 genes.
-    gen = _train(adata, max_epochs=20, warmup_epochs=10, reconstruction_weight=100.0)
+    # Labels separated in the latent: enough steps for the likelihood to outweigh the KL term.
+    gen = _train(adata, max_epochs=60, warmup_epochs=10)
     module = gen.module
     for lab in gen.labels:
         code = gen.labels.index(lab)
@@ -255,6 +301,7 @@ class _Trained(AssertionError):
         ({"n_latent": 0}, {}, "n_latent must be a positive integer"),
         ({"generation": "reject"}, {}, "generation must be 'region' or 'filter'"),
         ({"prior_cells": -1}, {}, "prior_cells must be a positive number"),
+        ({"decoder_output": "counts"}, {}, "output must be 'profile' .* or 'scaled'"),
         ({"n_hiden": (4,)}, {}, r"unknown model_kwargs.*n_hiden"),
         ({}, {"margin": -1.0}, "margin must be a non-negative number"),
         ({}, {"warmup_epochs": 1.5}, "warmup_epochs must be a non-negative integer"),

@@ -137,6 +137,7 @@ def test_sampling_is_seeded_and_prior_cells_matters(model):
 def test_one_gaussian_per_label_is_offered(model, data):
     x, labels = model.sample({"type_0": 5, "pair": 5}, random_state=0, latent="gaussian")
     assert x.shape == (10, data.n_vars)
+    assert list(labels) == ["type_0"] * 5 + ["pair"] * 5
     assert np.array_equal(x.data, np.round(x.data))
 
 

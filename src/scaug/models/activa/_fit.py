@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 
 #: The paper's settings (Heydari et al. 2021): latent 128, encoder 1024-512-256 (decoder reversed),
 #: Adam 2e-4 (0.9, 0.999), batches of 128, margin 110, alpha1 1, alpha2 0.5, 10 VAE warm-up epochs
-#: then the introspective phase, squared error unweighted and without counting noise:
+#: then the introspective phase, a decoder of scaled values with its squared error unweighted and
+#: without counting noise:
 #: ``model_kwargs={"preset": "paper"}``. Epochs stay the default unless
 #: ``train_kwargs={"max_epochs": ...}`` asks for more.
 PAPER = {
-    "model": {"n_latent": 128, "n_hidden": (1024, 512, 256)},
+    "model": {"n_latent": 128, "n_hidden": (1024, 512, 256), "decoder_output": "scaled"},
     "train": {
         "lr": 2e-4,
         "betas": (0.9, 0.999),

@@ -46,18 +46,18 @@ class IntrospectiveTrainingPlan(TrainingPlan):
     alpha1, alpha2
         Weights of the adversarial terms and of reconstruction + cell-type loss.
     reconstruction_weight
-        Factor of the squared error ``L_AE`` everywhere (warm-up included): ``1 / (2 sigma^2)`` of a
-        Gaussian likelihood with noise ``sigma`` in the scaled space. The paper's squared error
-        (of counts per 20,000) is large by itself; in [-1, 1] it is not, and with weight 1 the
-        KL term wins and the latent goes unused (posterior collapse).
+        Factor of ``L_AE`` (:meth:`ACTIVAModule.reconstruction_loss`) everywhere (warm-up
+        included). For the squared error of scaled values it is ``1 / (2 sigma^2)`` of a Gaussian
+        likelihood with noise ``sigma`` in the scaled space: the paper's squared error (of counts
+        per 20,000) is large by itself; in [-1, 1] it is not, and with weight 1 the KL term wins
+        and the latent goes unused (posterior collapse). The profile decoder's negative binomial
+        likelihood is in nats of whole cells and needs no factor (1).
     count_noise
-        Counts data: every loss sees decoded cells after Poisson counts are drawn from them at the
+        Counts data: every loss sees decoded cells after counts are drawn from them at the
         library sizes of the minibatch's real cells, as sampling outputs them
-        (:meth:`ACTIVAModule.counted`, gradient straight through; scaug's addition, as cscGAN's
-        critic does). The encoder then judges fakes as they will be output, and the squared error
-        is minimised by profiles whose counts match real cells on average (the decoder's smooth
-        log-scale mean alone underestimates sparse genes). ``False``: the decoder's values
-        themselves (the paper).
+        (:meth:`ACTIVAModule.seen`, gradient straight through; scaug's addition, as cscGAN's
+        critic does). The encoder then judges fakes as they will be output, not by the
+        smoothness of expected values. ``False``: the decoder's values themselves (the paper).
     classifier_lr, classifier_weight_decay
         The classifier's Adam (ACTINN: weight decay 0.005).
 
@@ -66,7 +66,7 @@ class IntrospectiveTrainingPlan(TrainingPlan):
     >>> module = ACTIVAModule(50, 3, n_latent=4, n_hidden=(16,))
     >>> plan = IntrospectiveTrainingPlan(module, margin=10.0)
     >>> [len(o.param_groups[0]["params"]) for o in plan.configure_optimizers()]
-    [4, 4, 8]
+    [4, 5, 8]
     """
 
     def __init__(
@@ -112,13 +112,12 @@ class IntrospectiveTrainingPlan(TrainingPlan):
         opt_encoder, opt_decoder, opt_classifier = self.optimizers()
         counts = batch[REGISTRY_KEYS.X_KEY]
         x = self.module.scaling(counts)
-        totals = counts.sum(dim=1).clamp_min(1.0)
         labels = batch[REGISTRY_KEYS.LABELS_KEY].reshape(-1).long()
         metrics = {"classifier_loss": self._step(opt_classifier, self.classifier_loss, x, labels)}
         if self.current_epoch < self.warmup_epochs:
-            metrics.update(self._vae_step(opt_encoder, opt_decoder, x, totals))
+            metrics.update(self._vae_step(opt_encoder, opt_decoder, x, counts))
         else:
-            metrics.update(self._introspective_steps(opt_encoder, opt_decoder, x, totals))
+            metrics.update(self._introspective_steps(opt_encoder, opt_decoder, x, counts))
         self.log_dict(
             {f"{k}_train": v.detach() for k, v in metrics.items()},
             on_epoch=True,
@@ -143,17 +142,21 @@ class IntrospectiveTrainingPlan(TrainingPlan):
         self.untoggle_optimizer(optimizer)
         return loss
 
-    def _output(self, decoded: torch.Tensor, totals: torch.Tensor) -> torch.Tensor:
-        """Decoded cells as sampling outputs them: with counting noise (``count_noise``) or as they are."""
-        return self.module.counted(decoded, totals) if self.count_noise else decoded
+    def _seen(self, decoded: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Decoded cells as the encoder sees real ones, at the minibatch's library sizes (with counting noise: ``count_noise``)."""
+        library = self.module.library(counts) if self.module.scaling.log_normalise else None
+        return self.module.seen(decoded, library, noise=self.count_noise)
+
+    def _reconstruction(self, decoded, seen, x, counts) -> torch.Tensor:
+        return self.reconstruction_weight * self.module.reconstruction_loss(decoded, seen, x, counts)
 
     def _vae_step(
-        self, opt_encoder, opt_decoder, x: torch.Tensor, totals: torch.Tensor
+        self, opt_encoder, opt_decoder, x: torch.Tensor, counts: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         mean, log_var = self.module.encode(x)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-        reconstructed = self._output(self.module.decoder(z), totals)
-        reconstruction = self.reconstruction_weight * (reconstructed - x).pow(2).sum(dim=1)
+        decoded = self.module.decode(z)
+        reconstruction = self._reconstruction(decoded, self._seen(decoded, counts), x, counts)
         kl = kl_divergence(mean, log_var)
         loss = (reconstruction + kl).mean()
         self._check_finite(loss)
@@ -165,7 +168,7 @@ class IntrospectiveTrainingPlan(TrainingPlan):
         return {"reconstruction_loss": reconstruction.mean(), "kl_real": kl.mean(), "elbo": loss}
 
     def _introspective_steps(
-        self, opt_encoder, opt_decoder, x: torch.Tensor, totals: torch.Tensor
+        self, opt_encoder, opt_decoder, x: torch.Tensor, counts: torch.Tensor
     ) -> dict[str, torch.Tensor]:
         m = self.module
         weights = {"alpha1": self.alpha1, "alpha2": self.alpha2}
@@ -173,10 +176,8 @@ class IntrospectiveTrainingPlan(TrainingPlan):
         z_prior = torch.randn(len(x), m.n_latent, device=x.device)
 
         def terms(z: torch.Tensor, detach_fakes: bool):
-            reconstructed, generated = (
-                self._output(m.decoder(z), totals),
-                self._output(m.decoder(z_prior), totals),
-            )
+            decoded = m.decode(z)
+            reconstructed, generated = self._seen(decoded, counts), self._seen(m.decode(z_prior), counts)
             if detach_fakes:  # the encoder judges the fakes; it does not make them
                 reconstructed_in, generated_in = reconstructed.detach(), generated.detach()
             else:
@@ -184,7 +185,7 @@ class IntrospectiveTrainingPlan(TrainingPlan):
             return (
                 m.kl(reconstructed_in),
                 m.kl(generated_in),
-                self.reconstruction_weight * (reconstructed - x).pow(2).sum(dim=1),
+                self._reconstruction(decoded, reconstructed, x, counts),
                 cell_type_loss(m.classifier(reconstructed), target),
             )
 
