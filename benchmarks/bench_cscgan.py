@@ -11,7 +11,10 @@ gives the reference row of classical resampling (its scores and speed; no workin
 
     python benchmarks/bench_cscgan.py --dataset pbmc3k [--method cscgan] [--seeds 0 1 2]
         [--model-kwargs '{}'] [--train-kwargs '{}'] [--threads N] [--eval-steps 200,500] [--tag NAME]
-        [--out benchmarks/results/cscgan.csv]
+        [--sample-variants '[{}, {"latent": "smoothed"}]'] [--out benchmarks/results/cscgan.csv]
+
+``--sample-variants`` scores each trained model once per set of sampling options (a row each, the
+options in the ``sample_kwargs`` column; the first set is the one timed for generation).
 
 ``--seeds`` trains and generates once per seed (``random_state``) on the same split; a GAN's score
 moves by a few hundredths between seeds, so report the mean and spread, not one run.
