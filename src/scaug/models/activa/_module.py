@@ -278,9 +278,10 @@ class ACTIVAModule(BaseModuleClass):
     ) -> torch.Tensor:
         """Decoded cells as the encoder and the classifier see real ones: scaled, at ``library`` sizes.
 
-        With ``noise`` (counts only), Poisson counts are drawn from the decoded expression at the
-        library sizes (:meth:`library`: modelled genes, all genes) and log-normalised as real
-        cells are; the gradient passes straight through the draw. The encoder, as adversary, then
+        With ``noise`` (counts only), counts are drawn from the decoded expression at the library
+        sizes (:meth:`library`: modelled genes, all genes) as sampling draws them (negative
+        binomial for a profile, Poisson for scaled values) and log-normalised as real cells are;
+        the gradient passes straight through the draw. The encoder, as adversary, then
         compares real cells with generated ones as they will be output (with counting noise), not
         with smooth expected values, which it could tell apart by their smoothness alone. A
         continuous space has no counts: scaled values are returned as they are.
