@@ -56,7 +56,8 @@ class ACTIVA(StudyModelBase):
     the comparison study's VAE (:class:`~scaug.models.StudyVAE`). For counts the decoder outputs a
     profile over the modelled genes with a negative binomial likelihood (``decoder_output``; scaug's
     default: the paper's decoder of scaled values with a squared error left rare labels' cells
-    unrecognisable on pbmc3k); generated cells get counts at the library size of a real cell of the
+    unrecognisable on pbmc3k, though it scored better on paul15: see the README's generator
+    table); generated cells get counts at the library size of a real cell of the
     label, as from every scaug generator (``count_sampler``; other detected genes from the label's
     mean profile, ``background``).
 
