@@ -25,7 +25,6 @@ ACTINN_HIDDEN = (100, 50, 25)
 
 Output = Literal["profile", "scaled"]
 Latent = Literal["smoothed", "gaussian"]
-_REGION_BUFFERS = ("component_means", "component_variances", "region_centres", "kernel_factors")
 
 
 def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -374,14 +373,15 @@ class ACTIVAModule(BaseModuleClass):
             labels = labels.to(device)
             return self.region_centres[labels] + torch.einsum("nij,nj->ni", self.region_factors[labels], eps)
         generator = np.random.default_rng(int(torch.randint(2**62, (1,), generator=rng)))
-        codes = labels.cpu().numpy()
-        picks = (generator.random(len(codes)) * self.component_counts.cpu().numpy()[codes]).astype(np.int64)
-        cpu = {name: getattr(self, name).cpu().numpy() for name in _REGION_BUFFERS}
+        codes = labels.to(device)
+        counts = self.component_counts[codes].cpu().numpy()
+        picks = torch.as_tensor((generator.random(len(codes)) * counts).astype(np.int64), device=device)
+        # Only the rows drawn leave the device, not every label's kept posteriors.
         z = smoothed_draws(
-            cpu["component_means"][codes, picks],
-            cpu["component_variances"][codes, picks],
-            cpu["region_centres"][codes],
-            cpu["kernel_factors"][codes],
+            self.component_means[codes, picks].cpu().numpy(),
+            self.component_variances[codes, picks].cpu().numpy(),
+            self.region_centres[codes].cpu().numpy(),
+            self.kernel_factors[codes].cpu().numpy(),
             bandwidth=bandwidth,
             rng=generator,
         )
