@@ -6,7 +6,7 @@ import scvi
 import torch
 
 import scaug
-from scaug.models._gan._few_shot import borrow_library_sizes, fit_label_shift
+from scaug.models._gan._few_shot import borrow_library_sizes, denoised_mean, fit_label_shift
 
 QUIET = {"enable_progress_bar": False}
 
@@ -65,6 +65,7 @@ def test_two_cells_give_new_cells_of_their_label(model, split):
     libraries = np.asarray(X.sum(axis=1)).ravel()
     assert len(np.unique(libraries)) > 50
     assert model.params["few_shot_loss"]["type_3"] >= 0
+    assert model.params["few_shot_components"] == 10
 
 
 def test_without_the_fit_the_label_is_learnt_worse(split):
@@ -118,6 +119,33 @@ def test_the_fit_moves_only_the_labels_shift():
     for name in changed:
         assert torch.equal(before[name][:2], after[name][:2])  # other labels' rows untouched
     assert all(p.requires_grad for p in module.parameters())  # gradients switched back on
+
+
+def test_denoised_target_keeps_the_main_axes_and_drops_the_rest():
+    """The few cells' deviation along the training cells' main axes is kept exactly; the rest is dropped."""
+    g = torch.Generator().manual_seed(0)
+    axes = torch.linalg.qr(torch.randn(40, 2, generator=g))[0].T  # two orthonormal gene programmes
+    # cells spread 4 along the first programme and 2 along the second, uncorrelated
+    reference = torch.tensor([[4.0, 0.0], [-4.0, 0.0], [0.0, 2.0], [0.0, -2.0]]) @ axes + 1.0
+    centre = reference.mean(0)
+    signal = centre + 3.0 * axes[0] - 1.0 * axes[1]
+    noise = torch.randn(40, generator=g)
+    noise -= (noise @ axes.T) @ axes  # orthogonal to both programmes
+    out = denoised_mean(signal + noise, reference, 2)
+    assert torch.allclose(out, signal, atol=0.05)
+    # one component keeps the first programme only
+    assert torch.allclose(denoised_mean(signal, reference, 1), centre + 3.0 * axes[0], atol=0.05)
+    with pytest.raises(ValueError, match="n_components"):
+        denoised_mean(signal, reference, 0)
+    # a programme of the label's own (genes off the main axes) is kept where it stands out of the noise
+    own = torch.zeros(40)
+    own[7] = 2.0
+    own -= (own @ axes.T) @ axes
+    sd = torch.full((40,), 0.1)
+    out = denoised_mean(signal + own + 0.05 * noise / noise.abs().max(), reference, 2, noise_sd=sd)
+    assert torch.allclose(out[7], (signal + own)[7], atol=0.06)
+    small = (own.abs() < 0.3).nonzero().ravel()  # below three standard errors: dropped
+    assert torch.allclose(out[small], signal[small], atol=0.05)
 
 
 def test_borrowed_library_sizes():

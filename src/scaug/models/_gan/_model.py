@@ -30,6 +30,9 @@ from ._trainingplan import WGANGPTrainingPlan
 
 logger = logging.getLogger("scaug")
 
+#: Training cells (drawn at random) whose principal axes denoise a few-shot label's target.
+REFERENCE_CELLS = 2048
+
 #: Generator steps of a default training run (minutes on a laptop CPU for a few thousand cells; times
 #: in the README). The step search is in benchmarks/results/before_hvg_fix/cscgan_search.csv: twice as
 #: many steps scored no better.
@@ -256,24 +259,34 @@ class GANModelBase(ProfileModelBase):
         return [lab for lab, n in self.label_counts_.items() if n < limit]
 
     def fit_few_shot(
-        self, labels: Sequence[str] | None = None, *, steps: int = 300, lr: float = 1e-2
+        self,
+        labels: Sequence[str] | None = None,
+        *,
+        n_components: int | None = 10,
+        steps: int = 300,
+        lr: float = 1e-2,
     ) -> pd.Series:
-        """Fit the conditioning of few-shot labels to the mean expression of their real cells.
+        """Fit the conditioning of few-shot labels to the denoised mean expression of their real cells.
 
         Called at the end of :meth:`train` for :attr:`few_shot_labels`; see
         :mod:`scaug.models._gan._few_shot` for why: only each label's conditional batch-norm
-        shifts move, so its cells keep the variation the generator learnt from all labels.
+        shifts move, so its cells keep the variation the generator learnt from all labels, and
+        the target keeps the part of the few cells' mean along the main axes of variation of the
+        training cells and, elsewhere, only genes whose difference stands out of the counting noise.
 
         Parameters
         ----------
         labels
             Labels to fit (default :attr:`few_shot_labels`).
+        n_components
+            Principal components of the training cells (up to ``REFERENCE_CELLS`` of them, drawn at
+            random) kept in the target; ``None`` fits the plain mean of the label's cells.
         steps, lr
             Adam steps and learning rate.
 
         Returns
         -------
-        The final loss per label (mean squared difference of mean log expression per gene).
+        The final loss per label (mean squared difference from the target per gene, in the critic's space).
 
         Examples
         --------
@@ -299,19 +312,41 @@ class GANModelBase(ProfileModelBase):
         seed = int(settings.seed or 0)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         rng = np.random.default_rng(seed)
+
+        def rows(index: np.ndarray) -> torch.Tensor:
+            x = matrix[index][:, columns]
+            return torch.as_tensor(x.toarray() if sparse.issparse(x) else np.asarray(x))
+
+        denoise = {}
+        if n_components is not None and labels:
+            n = len(cell_labels)
+            index = np.sort(rng.choice(n, min(n, REFERENCE_CELLS), replace=False))
+            denoise = {
+                "reference": rows(index),
+                "reference_labels": cell_labels[index],
+                "n_components": n_components,
+            }
         losses = {}
         for lab in labels:
-            cells = matrix[np.flatnonzero(cell_labels == lab)][:, columns]
-            cells = torch.as_tensor(cells.toarray() if sparse.issparse(cells) else np.asarray(cells))
+            cells = rows(np.flatnonzero(cell_labels == lab))
             library = None if self.library_sizes_ is None else self.library_sizes_[lab][:, 0]
             code = self.labels.index(lab)
             losses[lab] = fit_label_shift(
-                self.module, code, cells, library, steps=steps, lr=lr, generator=generator, rng=rng
+                self.module,
+                code,
+                cells,
+                library,
+                **denoise,
+                steps=steps,
+                lr=lr,
+                generator=generator,
+                rng=rng,
             )
             logger.info(
                 "few-shot label %r (%d cells): conditioning fitted, loss %.4f", lab, len(cells), losses[lab]
             )
         self.train_params_["few_shot_loss"] = {lab: round(v, 6) for lab, v in losses.items()}
+        self.train_params_["few_shot_components"] = n_components
         return pd.Series(losses, dtype=np.float64)
 
     # -- scaug Generator protocol ----------------------------------------------------------------
