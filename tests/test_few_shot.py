@@ -121,6 +121,22 @@ def test_the_fit_moves_only_the_labels_shift():
     assert all(p.requires_grad for p in module.parameters())  # gradients switched back on
 
 
+def test_the_fit_is_reproducible_whatever_the_global_seed():
+    """The fit draws its noise and counts from its own generator, not from torch's global stream."""
+    module = scaug.models._gan.GANModule(30, 3, n_hidden_generator=(16,), n_hidden_critic=(8,))
+    start = {k: v.clone() for k, v in module.state_dict().items()}
+    cells = torch.poisson(torch.full((2, 30), 5.0))
+    shifts = []
+    for global_seed in (1, 2):
+        module.load_state_dict(start)
+        torch.manual_seed(global_seed)
+        fit_label_shift(
+            module, 2, cells, np.array([150.0, 160.0]), steps=5, generator=torch.Generator().manual_seed(0)
+        )
+        shifts.append(module.generator.norms[0].shift.weight.detach().clone())
+    assert torch.equal(shifts[0], shifts[1])
+
+
 def test_denoised_target_keeps_the_main_axes_and_drops_the_rest():
     """The few cells' deviation along the training cells' main axes is kept exactly; the rest is dropped."""
     g = torch.Generator().manual_seed(0)

@@ -119,7 +119,7 @@ def fit_label_shift(
             if library is not None:
                 size = torch.as_tensor(rng.choice(library, batch_size), dtype=torch.float32, device=device)
             z = module.latent(labels, generator)
-            fake = _critic_space(module, module.generate(labels, z=z, library=size), size)
+            fake = _critic_space(module, module.generate(labels, z=z, library=size), size, generator)
             loss = ((fake.mean(0) - target) ** 2).mean()
             opt.zero_grad()
             loss.backward()
@@ -201,12 +201,14 @@ def within_label_sd(x: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
     return torch.cat(parts).pow(2).mean(0).sqrt()
 
 
-def _critic_space(module: GANModule, x: torch.Tensor, library: torch.Tensor | None) -> torch.Tensor:
-    """Cells as the critic scores them: counts drawn and normalised, then log1p (counts data)."""
+def _critic_space(
+    module: GANModule, x: torch.Tensor, library: torch.Tensor | None, rng: torch.Generator | None = None
+) -> torch.Tensor:
+    """Cells as the critic scores them: counts drawn (from ``rng``) and normalised, then log1p (counts data)."""
     if module.library_size is None:
         return x
     # Generated profiles (with a library size) go through the count draw, as in training.
-    x = module.normalize(x) if library is None else module.counted(x, library, sampler="poisson")
+    x = module.normalize(x) if library is None else module.counted(x, library, sampler="poisson", rng=rng)
     return torch.log1p(x) if module.critic.log_input else x
 
 

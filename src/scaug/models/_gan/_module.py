@@ -134,7 +134,11 @@ class GANModule(BaseModuleClass):
         return x * (self.library_size / x.sum(dim=1, keepdim=True).clamp_min(1e-8))
 
     def counted(
-        self, profiles: torch.Tensor, library: torch.Tensor, sampler: Literal["poisson", "round"] = "poisson"
+        self,
+        profiles: torch.Tensor,
+        library: torch.Tensor,
+        sampler: Literal["poisson", "round"] = "poisson",
+        rng: torch.Generator | None = None,
     ) -> torch.Tensor:
         """``profiles`` turned into counts at ``library`` as sampling does, then normalised as real cells.
 
@@ -145,7 +149,7 @@ class GANModule(BaseModuleClass):
         """
         if self.library_size is None:
             return profiles
-        counts = draw_counts(profiles.detach() * (library[:, None] / self.library_size), sampler)
+        counts = draw_counts(profiles.detach() * (library[:, None] / self.library_size), sampler, rng)
         return profiles + (self.normalize(counts) - profiles).detach()
 
     def latent(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:

@@ -68,9 +68,11 @@ class CSCGAN(GANModelBase):
     few_shot_cells
         Labels with fewer training cells than this (down to a single cell) are learnt few-shot:
         after adversarial training, only their conditional batch-norm shifts are fitted so that
-        their generated cells have the mean expression of their real cells, while the variation
-        stays what the generator learnt from all labels (:meth:`fit_few_shot`); their library
-        sizes are centred on their cells' with the spread of the other labels. ``0``: off.
+        their generated cells have the denoised mean expression of their real cells (along the
+        training cells' main axes of variation, plus genes that stand out of the counting noise),
+        while the variation stays what the generator learnt from all labels (:meth:`fit_few_shot`);
+        their library sizes are centred on their cells' with the spread of the other labels.
+        ``0``: off.
 
     Examples
     --------
